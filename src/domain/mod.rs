@@ -1,0 +1,3 @@
+//! Pure domain logic: no IO, time passed in as arguments.
+
+pub mod schedule;

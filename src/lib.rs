@@ -1,0 +1,4 @@
+//! Overdue: cron-job and heartbeat monitoring, wire-compatible with healthchecks.io.
+
+pub mod cli;
+pub mod domain;

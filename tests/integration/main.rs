@@ -1,0 +1,3 @@
+//! Overdue's integration tests: one binary, one module per area.
+
+mod schedule_oracle;
