@@ -305,6 +305,16 @@ impl Cron {
         }
     }
 
+    /// Whether a wall-clock time matches every field.
+    #[cfg(test)]
+    pub(crate) fn matches(&self, t: NaiveDateTime) -> bool {
+        t.second() == 0
+            && self.minutes & (1 << t.minute()) != 0
+            && self.hours & (1 << t.hour()) != 0
+            && self.months & (1 << t.month()) != 0
+            && self.match_day(t.date())
+    }
+
     /// Fire times strictly after `start` (a UTC instant), evaluated in `tz`.
     pub fn iter_after(&self, start: NaiveDateTime, tz: Tz) -> CronIter<'_> {
         let wall = from_utc(tz, start.with_nanosecond(0).unwrap_or(start));

@@ -361,6 +361,19 @@ impl OnCalendar {
         Ok(OnCalendar { lines })
     }
 
+    /// Whether a wall-clock time matches any line (lines naming a zone are not told apart).
+    #[cfg(test)]
+    pub(crate) fn matches(&self, t: NaiveDateTime) -> bool {
+        self.lines.iter().any(|c| {
+            c.has_year(t.year())
+                && c.months & (1 << t.month()) != 0
+                && c.match_day(t.date())
+                && c.hours & (1 << t.hour()) != 0
+                && c.minutes & (1 << t.minute()) != 0
+                && c.seconds & (1 << t.second()) != 0
+        })
+    }
+
     /// Fire times strictly after `start` (a UTC instant), with `tz` for lines naming no zone.
     pub fn iter_after(&self, start: NaiveDateTime, tz: Tz) -> OnCalendarIter<'_> {
         let start = start.with_nanosecond(0).unwrap_or(start);
