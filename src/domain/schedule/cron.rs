@@ -11,7 +11,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
 use chrono_tz::Tz;
 
 use super::wall::{from_utc, is_imaginary, to_utc};
-use super::{ScheduleError, python_split, step_budget_exhausted};
+use super::{ScheduleError, ascii_digits, days_in_month, python_split, step_budget_exhausted};
 
 const SYMBOLIC_DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 const SYMBOLIC_MONTHS: [&str; 12] = [
@@ -68,17 +68,8 @@ enum Item {
     DowNth(u32, u32),
 }
 
-/// Digits only, as cronsim's `_int`; values too large for `u64` saturate (they are out of
-/// range for every field, and as a step they select a single element either way).
 fn digits(field: Field, s: &str) -> Result<u64, ScheduleError> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(field.error());
-    }
-    Ok(s.bytes()
-        .try_fold(0u64, |acc, b| {
-            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        })
-        .unwrap_or(u64::MAX))
+    ascii_digits(s).ok_or(field.error())
 }
 
 /// A single value: a month or weekday name, or a number within the field's bounds.
@@ -176,15 +167,6 @@ fn mask(items: &BTreeSet<Item>) -> u64 {
         Item::Value(v) => acc | (1 << v),
         _ => acc,
     })
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    let next = if month == 12 {
-        NaiveDate::from_ymd_opt(year + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(year, month + 1, 1)
-    };
-    next.and_then(|d| d.pred_opt()).map_or(31, |d| d.day())
 }
 
 /// The date of the last Monday-to-Friday day of a month.

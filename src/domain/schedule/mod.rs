@@ -10,7 +10,7 @@ mod wall;
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 pub use cron::Cron;
@@ -163,6 +163,32 @@ pub(crate) fn python_split(s: &str) -> Vec<&str> {
 /// Python's `str.strip()` with no arguments.
 pub(crate) fn python_strip(s: &str) -> &str {
     s.trim_matches(is_python_space)
+}
+
+/// A run of ASCII digits as a number (saturating: such values are out of range for every
+/// field, and as a step they select a single element either way); `None` unless the string
+/// is non-empty and digits only, as the reference libraries' `_int`.
+fn ascii_digits(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        s.bytes()
+            .try_fold(0u64, |acc, b| {
+                acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+            })
+            .unwrap_or(u64::MAX),
+    )
+}
+
+/// Number of days in a month of the proleptic Gregorian calendar.
+fn days_in_month(year: i32, month: u32) -> u32 {
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    };
+    next.and_then(|d| d.pred_opt()).map_or(31, |d| d.day())
 }
 
 /// Upper bound on search steps for one fire time. The reference searches are bounded by

@@ -11,7 +11,9 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use chrono_tz::Tz;
 
 use super::wall::{from_utc, is_imaginary, to_utc};
-use super::{ScheduleError, python_split, python_strip, step_budget_exhausted};
+use super::{
+    ScheduleError, ascii_digits, days_in_month, python_split, python_strip, step_budget_exhausted,
+};
 
 /// systemd stops generating times at this year.
 const MAX_YEAR: i32 = 2200;
@@ -73,16 +75,9 @@ impl Field {
         }
     }
 
-    /// Digits only; values too large for `i64` saturate (they are out of range anyway).
     fn digits(self, s: &str) -> Result<i64, ScheduleError> {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(self.error());
-        }
-        Ok(s.bytes()
-            .try_fold(0i64, |acc, b| {
-                acc.checked_mul(10)?.checked_add(i64::from(b - b'0'))
-            })
-            .unwrap_or(i64::MAX))
+        let v = ascii_digits(s).ok_or(self.error())?;
+        Ok(i64::try_from(v).unwrap_or(i64::MAX))
     }
 
     /// One value: a weekday name (Monday is 0), a year (two digits mean 2000–2069 or
@@ -184,14 +179,6 @@ fn mask(values: &BTreeSet<i64>, offset: i64) -> u64 {
         .filter_map(|v| u32::try_from(v - offset).ok())
         .filter(|bit| *bit < 64)
         .fold(0, |acc, bit| acc | (1 << bit))
-}
-
-fn days_in_month(date: NaiveDate) -> u32 {
-    let first = date.with_day(1).unwrap_or(date);
-    let next = first
-        .checked_add_signed(Duration::days(32))
-        .and_then(|d| d.with_day(1));
-    next.and_then(|d| d.pred_opt()).map_or(31, |d| d.day())
 }
 
 /// One line of an OnCalendar schedule.
@@ -333,7 +320,8 @@ impl Calendar {
             return false;
         }
         let day = d.day();
-        self.days & (1 << day) != 0 || self.days_from_end & (1 << (days_in_month(d) + 1 - day)) != 0
+        self.days & (1 << day) != 0
+            || self.days_from_end & (1 << (days_in_month(d.year(), d.month()) + 1 - day)) != 0
     }
 }
 
