@@ -1,3 +1,4 @@
 //! Pure domain logic: no IO, time passed in as arguments.
 
+pub mod check;
 pub mod schedule;
