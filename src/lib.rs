@@ -2,3 +2,5 @@
 
 pub mod cli;
 pub mod domain;
+pub mod keys;
+pub mod store;

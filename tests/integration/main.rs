@@ -1,4 +1,7 @@
 //! Overdue's integration tests: one binary, one module per area.
 
+mod support;
+
 mod cli;
 mod schedule_oracle;
+mod store;

@@ -1,0 +1,109 @@
+//! Project secrets: API keys and ping keys.
+//!
+//! API keys look like healthchecks.io's (`hcw_`/`hcr_` + 28 characters, 32 in all; clients
+//! check the length). Only their SHA-256 is stored: the keys carry about 166 bits of
+//! randomness, so a fast hash is as safe as a slow one and lets a lookup use an index.
+
+use rand::RngExt;
+use rand::distr::Alphanumeric;
+use sha2::{Digest, Sha256};
+
+use crate::store::NewProject;
+
+/// Length of every API key (healthchecks.io answers "missing api key" to other lengths).
+pub const API_KEY_LEN: usize = 32;
+
+fn random_alphanumeric(len: usize) -> String {
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// A new read-write (`hcw_…`) or read-only (`hcr_…`) API key.
+pub fn new_api_key(read_only: bool) -> String {
+    let prefix = if read_only { "hcr_" } else { "hcw_" };
+    format!(
+        "{prefix}{}",
+        random_alphanumeric(API_KEY_LEN - prefix.len())
+    )
+}
+
+/// A new ping key: 22 characters of `[a-z0-9]`, as healthchecks.io's.
+pub fn new_ping_key() -> String {
+    random_alphanumeric(22).to_ascii_lowercase()
+}
+
+/// The stored form of an API key.
+pub fn hash_api_key(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A project's secrets in plain text, shown once when the project is created.
+#[derive(Clone)]
+pub struct ProjectKeys {
+    pub api_key: String,
+    pub api_key_ro: String,
+    pub ping_key: String,
+}
+
+impl std::fmt::Debug for ProjectKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProjectKeys(<redacted>)")
+    }
+}
+
+/// A new project with fresh keys; the record holds only their hashes.
+pub fn new_project(name: &str) -> (NewProject, ProjectKeys) {
+    let keys = ProjectKeys {
+        api_key: new_api_key(false),
+        api_key_ro: new_api_key(true),
+        ping_key: new_ping_key(),
+    };
+    let project = NewProject {
+        code: uuid::Uuid::new_v4(),
+        name: name.to_owned(),
+        api_key_hash: hash_api_key(&keys.api_key),
+        api_key_ro_hash: hash_api_key(&keys.api_key_ro),
+        ping_key: Some(keys.ping_key.clone()),
+        badge_key: uuid::Uuid::new_v4().to_string(),
+    };
+    (project, keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_have_healthchecks_shape() {
+        let rw = new_api_key(false);
+        let ro = new_api_key(true);
+        assert!(rw.starts_with("hcw_") && ro.starts_with("hcr_"));
+        assert_eq!((rw.len(), ro.len()), (API_KEY_LEN, API_KEY_LEN));
+        assert_ne!(new_api_key(false), rw);
+    }
+
+    #[test]
+    fn ping_keys_are_lowercase_alphanumeric() {
+        let key = new_ping_key();
+        assert_eq!(key.len(), 22);
+        assert!(
+            key.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+    }
+
+    #[test]
+    fn project_stores_only_hashes() {
+        let (project, keys) = new_project("Backups");
+        assert_eq!(project.api_key_hash, hash_api_key(&keys.api_key));
+        assert_ne!(project.api_key_hash, keys.api_key);
+        assert_eq!(project.api_key_hash.len(), 64);
+        assert_eq!(format!("{keys:?}"), "ProjectKeys(<redacted>)");
+    }
+}

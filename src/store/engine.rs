@@ -1,0 +1,465 @@
+//! The store's SQL, written once and instantiated for each engine.
+//!
+//! The statements are portable (`$1` placeholders, `returning`, integer instants), so one body
+//! serves SQLite and PostgreSQL. What differs is passed in: how a write transaction begins
+//! (SQLite takes the write lock up front with `BEGIN IMMEDIATE`, so two writers never deadlock
+//! upgrading a read lock) and the row-lock clause (`for update` on PostgreSQL, nothing on SQLite,
+//! whose write lock already covers the database).
+
+/// The columns of [`super::records::CheckRow`], in a select list.
+macro_rules! check_columns {
+    () => {
+        "checks.id, checks.code, checks.project_id, checks.name, checks.slug, checks.tags, \
+         checks.description, checks.kind, checks.timeout, checks.grace, checks.schedule, \
+         checks.tz, checks.filter_subject, checks.filter_body, checks.filter_http_body, \
+         checks.filter_default_fail, checks.start_kw, checks.success_kw, checks.failure_kw, \
+         checks.methods, checks.manual_resume, checks.badge_key, checks.n_pings, \
+         checks.last_ping, checks.last_start, checks.last_start_rid, checks.last_duration, \
+         checks.has_confirmation_link, checks.alert_after, checks.status, checks.created"
+    };
+}
+
+macro_rules! project_columns {
+    () => {
+        "id, code, name, ping_key, badge_key, show_slugs, check_limit"
+    };
+}
+
+macro_rules! engine {
+    ($store:ident, $db:ty, begin_write = $begin:literal, lock = $lock:literal) => {
+        /// The store on one engine.
+        #[derive(Debug, Clone)]
+        pub struct $store {
+            pub(super) pool: sqlx::Pool<$db>,
+        }
+
+        impl $store {
+            async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
+                Ok(self.pool.begin_with($begin).await?)
+            }
+
+            pub async fn health(&self) -> Result<(), StoreError> {
+                sqlx::query("select 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            pub async fn create_project(
+                &self,
+                project: &NewProject,
+                now: DateTime<Utc>,
+            ) -> Result<ProjectRecord, StoreError> {
+                let record = sqlx::query_as::<_, ProjectRecord>(concat!(
+                    "insert into projects (code, name, api_key_hash, api_key_ro_hash, ping_key, \
+                     badge_key, created) values ($1, $2, $3, $4, $5, $6, $7) returning ",
+                    project_columns!()
+                ))
+                .bind(project.code)
+                .bind(&project.name)
+                .bind(&project.api_key_hash)
+                .bind(&project.api_key_ro_hash)
+                .bind(&project.ping_key)
+                .bind(&project.badge_key)
+                .bind(millis(now))
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(record)
+            }
+
+            pub async fn project_by_key_hash(
+                &self,
+                hash: &str,
+            ) -> Result<Option<(ProjectRecord, KeyAccess)>, StoreError> {
+                if hash.is_empty() {
+                    return Ok(None);
+                }
+                let rw = sqlx::query_as::<_, ProjectRecord>(concat!(
+                    "select ", project_columns!(), " from projects where api_key_hash = $1"
+                ))
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(project) = rw {
+                    return Ok(Some((project, KeyAccess::ReadWrite)));
+                }
+                let ro = sqlx::query_as::<_, ProjectRecord>(concat!(
+                    "select ", project_columns!(), " from projects where api_key_ro_hash = $1"
+                ))
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(ro.map(|project| (project, KeyAccess::ReadOnly)))
+            }
+
+            pub async fn check_by_code(&self, code: Uuid) -> Result<Option<CheckRecord>, StoreError> {
+                sqlx::query_as::<_, CheckRow>(concat!(
+                    "select ", check_columns!(), " from checks where code = $1"
+                ))
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(CheckRecord::try_from)
+                .transpose()
+            }
+
+            /// The project's checks, oldest first.
+            pub async fn checks_in_project(&self, project_id: i64) -> Result<Vec<CheckRecord>, StoreError> {
+                sqlx::query_as::<_, CheckRow>(concat!(
+                    "select ", check_columns!(), " from checks where project_id = $1 order by id"
+                ))
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(CheckRecord::try_from)
+                .collect()
+            }
+
+            pub async fn count_checks(&self, project_id: i64) -> Result<i64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("select count(*) from checks where project_id = $1")
+                    .bind(project_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n)
+            }
+
+            /// Inserts a check (its `id` is ignored) and returns it as stored.
+            pub async fn create_check(&self, check: &CheckRecord) -> Result<CheckRecord, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let id = insert_check(&mut tx, check).await?;
+                tx.commit().await?;
+                Ok(CheckRecord { id, ..check.clone() })
+            }
+
+            /// Changes a check under its row lock, recomputing its deadline. Returns the check
+            /// as stored, or `None` if it no longer exists.
+            pub async fn modify_check<F>(&self, id: i64, change: F) -> Result<Option<CheckRecord>, StoreError>
+            where
+                F: FnOnce(&mut CheckRecord) + Send,
+            {
+                let mut tx = self.begin_write().await?;
+                let Some(mut check) = lock_check_by(&mut tx, CheckKey::Id(id)).await? else {
+                    return Ok(None);
+                };
+                change(&mut check);
+                check.alert_after = check.state.going_down_after();
+                update_check(&mut tx, &check).await?;
+                tx.commit().await?;
+                Ok(Some(check))
+            }
+
+            /// Deletes a check with its pings and flips; false if it was already gone.
+            pub async fn delete_check(&self, id: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query("delete from checks where id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// Records a batch of pings in one transaction (group commit): each is judged in
+            /// turn, so several pings of one check apply in order.
+            pub async fn record_pings(
+                &self,
+                batch: &[PingInput],
+                now: DateTime<Utc>,
+            ) -> Result<Vec<PingOutcome>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                Self::lock_batch(&mut tx, batch).await?;
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for input in batch {
+                    outcomes.push(record_ping(&mut tx, input, now).await?);
+                }
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+
+            /// A check's pings, newest first.
+            pub async fn pings(&self, check_id: i64, limit: i64) -> Result<Vec<PingRecord>, StoreError> {
+                sqlx::query_as::<_, PingRow>(
+                    "select n, created, kind, scheme, remote_addr, method, ua, body, exitstatus, rid \
+                     from pings where check_id = $1 order by id desc limit $2",
+                )
+                .bind(check_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(PingRecord::try_from)
+                .collect()
+            }
+
+            /// A check's status changes, newest first.
+            pub async fn flips(&self, check_id: i64) -> Result<Vec<FlipRecord>, StoreError> {
+                sqlx::query_as::<_, FlipRow>(
+                    "select created, old_status, new_status, reason from flips \
+                     where check_id = $1 order by id desc",
+                )
+                .bind(check_id)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(FlipRecord::try_from)
+                .collect()
+            }
+        }
+
+        /// How to find the one check to lock.
+        enum CheckKey<'a> {
+            Id(i64),
+            Code(Uuid),
+            /// A ping key and slug may match several checks; this yields at most two.
+            Slug(&'a str, &'a str),
+        }
+
+        async fn lock_checks_by(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            key: CheckKey<'_>,
+        ) -> Result<Vec<CheckRecord>, StoreError> {
+            let rows = match key {
+                CheckKey::Id(id) => {
+                    sqlx::query_as::<_, CheckRow>(concat!(
+                        "select ", check_columns!(), " from checks where id = $1", $lock
+                    ))
+                    .bind(id)
+                    .fetch_all(&mut **tx)
+                    .await?
+                }
+                CheckKey::Code(code) => {
+                    sqlx::query_as::<_, CheckRow>(concat!(
+                        "select ", check_columns!(), " from checks where code = $1", $lock
+                    ))
+                    .bind(code)
+                    .fetch_all(&mut **tx)
+                    .await?
+                }
+                CheckKey::Slug(ping_key, slug) => {
+                    sqlx::query_as::<_, CheckRow>(concat!(
+                        "select ", check_columns!(), " from checks \
+                         join projects on projects.id = checks.project_id \
+                         where projects.ping_key = $1 and checks.slug = $2 \
+                         order by checks.id limit 2", $lock
+                    ))
+                    .bind(ping_key)
+                    .bind(slug)
+                    .fetch_all(&mut **tx)
+                    .await?
+                }
+            };
+            rows.into_iter().map(CheckRecord::try_from).collect()
+        }
+
+        async fn lock_check_by(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            key: CheckKey<'_>,
+        ) -> Result<Option<CheckRecord>, StoreError> {
+            Ok(lock_checks_by(tx, key).await?.into_iter().next())
+        }
+
+        async fn insert_check(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            c: &CheckRecord,
+        ) -> Result<i64, StoreError> {
+            let s = &c.state;
+            let (id,): (i64,) = sqlx::query_as(
+                "insert into checks (code, project_id, name, slug, tags, description, kind, \
+                 timeout, grace, schedule, tz, filter_subject, filter_body, filter_http_body, \
+                 filter_default_fail, start_kw, success_kw, failure_kw, methods, manual_resume, \
+                 badge_key, n_pings, last_ping, last_start, last_start_rid, last_duration, \
+                 has_confirmation_link, alert_after, status, created) values ($1, $2, $3, $4, \
+                 $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+                 $22, $23, $24, $25, $26, $27, $28, $29, $30) returning id",
+            )
+            .bind(c.code)
+            .bind(c.project_id)
+            .bind(&c.name)
+            .bind(&c.slug)
+            .bind(&c.tags)
+            .bind(&c.desc)
+            .bind(s.kind.as_str())
+            .bind(s.timeout.num_seconds())
+            .bind(s.grace.num_seconds())
+            .bind(&s.schedule)
+            .bind(&s.tz)
+            .bind(c.filter_subject)
+            .bind(c.filter_body)
+            .bind(s.filter_http_body)
+            .bind(s.filter_default_fail)
+            .bind(&s.start_kw)
+            .bind(&s.success_kw)
+            .bind(&s.failure_kw)
+            .bind(&s.methods)
+            .bind(s.manual_resume)
+            .bind(c.badge_key)
+            .bind(s.n_pings)
+            .bind(s.last_ping.map(millis))
+            .bind(s.last_start.map(millis))
+            .bind(s.last_start_rid)
+            .bind(s.last_duration.map(|d| d.num_milliseconds()))
+            .bind(s.has_confirmation_link)
+            .bind(c.alert_after.map(millis))
+            .bind(s.status.as_str())
+            .bind(millis(c.created))
+            .fetch_one(&mut **tx)
+            .await?;
+            Ok(id)
+        }
+
+        async fn update_check(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            c: &CheckRecord,
+        ) -> Result<(), StoreError> {
+            let s = &c.state;
+            sqlx::query(
+                "update checks set name = $2, slug = $3, tags = $4, description = $5, kind = $6, \
+                 timeout = $7, grace = $8, schedule = $9, tz = $10, filter_subject = $11, \
+                 filter_body = $12, filter_http_body = $13, filter_default_fail = $14, \
+                 start_kw = $15, success_kw = $16, failure_kw = $17, methods = $18, \
+                 manual_resume = $19, n_pings = $20, last_ping = $21, last_start = $22, \
+                 last_start_rid = $23, last_duration = $24, has_confirmation_link = $25, \
+                 alert_after = $26, status = $27 where id = $1",
+            )
+            .bind(c.id)
+            .bind(&c.name)
+            .bind(&c.slug)
+            .bind(&c.tags)
+            .bind(&c.desc)
+            .bind(s.kind.as_str())
+            .bind(s.timeout.num_seconds())
+            .bind(s.grace.num_seconds())
+            .bind(&s.schedule)
+            .bind(&s.tz)
+            .bind(c.filter_subject)
+            .bind(c.filter_body)
+            .bind(s.filter_http_body)
+            .bind(s.filter_default_fail)
+            .bind(&s.start_kw)
+            .bind(&s.success_kw)
+            .bind(&s.failure_kw)
+            .bind(&s.methods)
+            .bind(s.manual_resume)
+            .bind(s.n_pings)
+            .bind(s.last_ping.map(millis))
+            .bind(s.last_start.map(millis))
+            .bind(s.last_start_rid)
+            .bind(s.last_duration.map(|d| d.num_milliseconds()))
+            .bind(s.has_confirmation_link)
+            .bind(c.alert_after.map(millis))
+            .bind(s.status.as_str())
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Finds the ping's check (creating it for `?create=1` when allowed), applies the
+        /// ping and writes the check, the ping and any flip.
+        async fn record_ping(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            input: &PingInput,
+            now: DateTime<Utc>,
+        ) -> Result<PingOutcome, StoreError> {
+            let (mut check, created) = match &input.target {
+                PingTarget::Code(code) => match lock_check_by(tx, CheckKey::Code(*code)).await? {
+                    Some(check) => (check, false),
+                    None => return Ok(PingOutcome::NotFound),
+                },
+                PingTarget::Slug { ping_key, slug, create } => {
+                    let mut found = lock_checks_by(tx, CheckKey::Slug(ping_key, slug)).await?;
+                    match (found.pop(), found.is_empty()) {
+                        (Some(check), true) => (check, false),
+                        (Some(_), false) => return Ok(PingOutcome::AmbiguousSlug),
+                        (None, _) if *create => {
+                            match provision_check(tx, ping_key, slug, input.reject, now).await? {
+                                Ok(check) => (check, true),
+                                Err(outcome) => return Ok(outcome),
+                            }
+                        }
+                        (None, _) => return Ok(PingOutcome::NotFound),
+                    }
+                }
+            };
+            if let Some(rejection) = input.reject {
+                return Ok(PingOutcome::Rejected(rejection));
+            }
+
+            let action = check.state.classify_http_ping(
+                input.url_action,
+                input.exit_status,
+                &input.method,
+                &input.body,
+            );
+            let (action, flip) = check.state.apply_ping(action, now, input.rid, &input.body);
+            check.alert_after = check.state.going_down_after();
+            update_check(tx, &check).await?;
+
+            sqlx::query(
+                "insert into pings (check_id, n, created, kind, scheme, remote_addr, method, ua, \
+                 body, exitstatus, rid) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(check.id)
+            .bind(check.state.n_pings)
+            .bind(millis(now))
+            .bind(action.ping_kind())
+            .bind(&input.scheme)
+            .bind(&input.remote_addr)
+            .bind(&input.method)
+            .bind(&input.ua)
+            .bind(input.body.as_ref())
+            .bind(input.exit_status.map(i64::from))
+            .bind(input.rid)
+            .execute(&mut **tx)
+            .await?;
+
+            if let Some(flip) = flip {
+                sqlx::query(
+                    "insert into flips (check_id, created, old_status, new_status, reason) \
+                     values ($1, $2, $3, $4, $5)",
+                )
+                .bind(check.id)
+                .bind(millis(flip.created))
+                .bind(flip.old_status.as_str())
+                .bind(flip.new_status.as_str())
+                .bind(flip.reason)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(PingOutcome::Recorded { created })
+        }
+
+        /// Creates the check a `?create=1` ping names, if its project exists and is under
+        /// twice its check limit (healthchecks.io's allowance for auto-provisioning).
+        async fn provision_check(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            ping_key: &str,
+            slug: &str,
+            reject: Option<PingRejection>,
+            now: DateTime<Utc>,
+        ) -> Result<Result<CheckRecord, PingOutcome>, StoreError> {
+            let project: Option<(i64, i64)> =
+                sqlx::query_as("select id, check_limit from projects where ping_key = $1")
+                    .bind(ping_key)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let Some((project_id, limit)) = project else {
+                return Ok(Err(PingOutcome::NotFound));
+            };
+            // A rejected ping changes nothing, so it provisions nothing either.
+            if let Some(rejection) = reject {
+                return Ok(Err(PingOutcome::Rejected(rejection)));
+            }
+            let (used,): (i64,) = sqlx::query_as("select count(*) from checks where project_id = $1")
+                .bind(project_id)
+                .fetch_one(&mut **tx)
+                .await?;
+            if used >= limit.saturating_mul(2) {
+                return Ok(Err(PingOutcome::NotFound));
+            }
+            let mut check = CheckRecord::new(project_id, now);
+            check.name = slug.to_owned();
+            check.slug = slug.to_owned();
+            check.id = insert_check(tx, &check).await?;
+            Ok(Ok(check))
+        }
+    };
+}
+
+pub(super) use {check_columns, engine, project_columns};

@@ -1,0 +1,246 @@
+//! Storage: one API over SQLite (the embedded default) and PostgreSQL (several instances).
+//!
+//! Handlers never see sqlx: they call [`Store`] methods, which return domain records and
+//! [`StoreError`]. Both engines run the same SQL (see `engine.rs`) and the same contract tests.
+
+mod engine;
+mod records;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use uuid::Uuid;
+
+pub use records::{
+    CheckRecord, FlipRecord, KeyAccess, NewProject, PingInput, PingOutcome, PingRecord,
+    PingRejection, PingTarget, ProjectRecord,
+};
+
+/// A storage failure. Handlers map it to a 500 and log it; its text never reaches clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("unsupported DATABASE_URL: expected sqlite://… or postgres://…")]
+    UnsupportedUrl,
+}
+
+mod sqlite {
+    use chrono::{DateTime, Utc};
+    use uuid::Uuid;
+
+    use super::StoreError;
+    use super::engine::{check_columns, engine, project_columns};
+    use super::records::{
+        CheckRecord, CheckRow, FlipRecord, FlipRow, KeyAccess, NewProject, PingInput, PingOutcome,
+        PingRecord, PingRejection, PingRow, PingTarget, ProjectRecord, millis,
+    };
+
+    engine!(
+        SqliteStore,
+        sqlx::Sqlite,
+        begin_write = "BEGIN IMMEDIATE",
+        lock = ""
+    );
+
+    impl SqliteStore {
+        /// `BEGIN IMMEDIATE` already holds the database's single write lock.
+        async fn lock_batch(
+            _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+            _batch: &[PingInput],
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+}
+
+mod postgres {
+    use chrono::{DateTime, Utc};
+    use uuid::Uuid;
+
+    use super::StoreError;
+    use super::engine::{check_columns, engine, project_columns};
+    use super::records::{
+        CheckRecord, CheckRow, FlipRecord, FlipRow, KeyAccess, NewProject, PingInput, PingOutcome,
+        PingRecord, PingRejection, PingRow, PingTarget, ProjectRecord, millis,
+    };
+
+    engine!(
+        PostgresStore,
+        sqlx::Postgres,
+        begin_write = "BEGIN",
+        lock = " for update"
+    );
+
+    impl PostgresStore {
+        /// Locks the batch's checks in one fixed order, so that two instances writing
+        /// overlapping batches queue behind each other instead of deadlocking.
+        async fn lock_batch(
+            tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+            batch: &[PingInput],
+        ) -> Result<(), StoreError> {
+            let codes: Vec<Uuid> = batch
+                .iter()
+                .filter_map(|input| match input.target {
+                    PingTarget::Code(code) => Some(code),
+                    PingTarget::Slug { .. } => None,
+                })
+                .collect();
+            if codes.len() > 1 {
+                sqlx::query("select 1 from checks where code = any($1) order by id for update")
+                    .bind(codes)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// The store, on whichever engine `DATABASE_URL` names.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Calls the same method on whichever engine is in use.
+macro_rules! on_engine {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            Store::Sqlite(store) => store.$method($($arg),*).await,
+            Store::Postgres(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Connects to `sqlite://path` (created if missing; WAL, every commit synced to disk)
+    /// or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: an acknowledged ping survives a power loss, not only a crash.
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            Ok(Store::Sqlite(SqliteStore { pool }))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .connect_with(options)
+                .await?;
+            Ok(Store::Postgres(PostgresStore { pool }))
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    /// Applies the engine's pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(store) => sqlx::migrate!("migrations/sqlite").run(&store.pool).await?,
+            Store::Postgres(store) => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&store.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the connections, waiting for in-flight queries.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(store) => store.pool.close().await,
+            Store::Postgres(store) => store.pool.close().await,
+        }
+    }
+
+    /// One round trip to the database.
+    pub async fn health(&self) -> Result<(), StoreError> {
+        on_engine!(self.health())
+    }
+
+    pub async fn create_project(
+        &self,
+        project: &NewProject,
+        now: DateTime<Utc>,
+    ) -> Result<ProjectRecord, StoreError> {
+        on_engine!(self.create_project(project, now))
+    }
+
+    /// The project whose read-write or read-only key has this hash.
+    pub async fn project_by_key_hash(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(ProjectRecord, KeyAccess)>, StoreError> {
+        on_engine!(self.project_by_key_hash(hash))
+    }
+
+    pub async fn check_by_code(&self, code: Uuid) -> Result<Option<CheckRecord>, StoreError> {
+        on_engine!(self.check_by_code(code))
+    }
+
+    pub async fn checks_in_project(&self, project_id: i64) -> Result<Vec<CheckRecord>, StoreError> {
+        on_engine!(self.checks_in_project(project_id))
+    }
+
+    pub async fn count_checks(&self, project_id: i64) -> Result<i64, StoreError> {
+        on_engine!(self.count_checks(project_id))
+    }
+
+    pub async fn create_check(&self, check: &CheckRecord) -> Result<CheckRecord, StoreError> {
+        on_engine!(self.create_check(check))
+    }
+
+    /// Changes a check under its row lock and recomputes its deadline; `None` if it is gone.
+    pub async fn modify_check<F>(
+        &self,
+        id: i64,
+        change: F,
+    ) -> Result<Option<CheckRecord>, StoreError>
+    where
+        F: FnOnce(&mut CheckRecord) + Send,
+    {
+        on_engine!(self.modify_check(id, change))
+    }
+
+    pub async fn delete_check(&self, id: i64) -> Result<bool, StoreError> {
+        on_engine!(self.delete_check(id))
+    }
+
+    /// Records pings in one transaction; one outcome per input, in order.
+    pub async fn record_pings(
+        &self,
+        batch: &[PingInput],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PingOutcome>, StoreError> {
+        on_engine!(self.record_pings(batch, now))
+    }
+
+    pub async fn pings(&self, check_id: i64, limit: i64) -> Result<Vec<PingRecord>, StoreError> {
+        on_engine!(self.pings(check_id, limit))
+    }
+
+    pub async fn flips(&self, check_id: i64) -> Result<Vec<FlipRecord>, StoreError> {
+        on_engine!(self.flips(check_id))
+    }
+}
