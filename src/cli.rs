@@ -2,25 +2,50 @@
 
 use std::io::Write;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Parser, Subcommand};
 
+use crate::app::App;
+use crate::config::Config;
 use crate::domain::schedule::{Schedule, parse_timezone};
+use crate::keys::new_project;
+use crate::store::Store;
 
 /// Overdue: cron-job and heartbeat monitoring, wire-compatible with healthchecks.io.
 #[derive(Debug, Parser)]
-#[command(name = "overdue", version, about, arg_required_else_help = true)]
+#[command(name = "overdue", version, about)]
 pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    /// What to do; with none, serve.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve HTTP (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
     /// Work with cron and OnCalendar schedules.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project and print its keys as JSON (shown only this once).
+    Create {
+        /// The project's name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,11 +70,76 @@ pub struct NextArgs {
 }
 
 /// Runs the parsed command line, writing results to `out`.
-pub fn run(cli: Cli, out: &mut impl Write) -> anyhow::Result<()> {
+pub async fn run(cli: Cli, out: &mut (impl Write + Send)) -> anyhow::Result<()> {
     match cli.command {
+        None | Some(Command::Serve) => serve(cli.config).await,
+        Some(Command::Migrate) => {
+            let store = open_store(&cli.config).await?;
+            store.close().await;
+            Ok(())
+        }
+        Some(Command::Project(ProjectCommand::Create { name })) => {
+            create_project(&cli.config, &name, out).await
+        }
         Some(Command::Schedule(ScheduleCommand::Next(args))) => schedule_next(&args, out),
-        None => bail!("no command given; see `overdue --help`"),
     }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(config.database_url.expose())
+        .await
+        .context("cannot open the database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(store)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let app = App::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listen, "serving");
+    app.serve(listener, shutdown_signal()).await
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn create_project(config: &Config, name: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let (project, keys) = new_project(name);
+    let created = store.create_project(&project, Utc::now()).await?;
+    store.close().await;
+    let json = serde_json::json!({
+        "uuid": created.code,
+        "name": created.name,
+        "api_key": keys.api_key,
+        "api_key_ro": keys.api_key_ro,
+        "ping_key": keys.ping_key,
+    });
+    writeln!(out, "{json}")?;
+    Ok(())
 }
 
 fn schedule_next(args: &NextArgs, out: &mut impl Write) -> anyhow::Result<()> {

@@ -1,6 +1,12 @@
 //! Overdue: cron-job and heartbeat monitoring, wire-compatible with healthchecks.io.
 
+pub mod app;
 pub mod cli;
+pub mod clock;
+pub mod config;
 pub mod domain;
+pub mod error;
+pub mod http;
+pub mod ingest;
 pub mod keys;
 pub mod store;

@@ -1,0 +1,214 @@
+//! Settings: one clap struct, each setting a flag with an environment variable.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use clap::Args;
+
+/// A value that never appears in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Secret(value)
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl FromStr for Secret<String> {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// An address or a network (`10.0.0.0/8`, `::1`) whose proxy headers are believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl TrustedNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            IpAddr::V4(_) => ip,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for TrustedNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        let addr: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("not an IP address: {s}"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("bad prefix length in {s}"))?,
+        };
+        Ok(TrustedNet { addr, prefix })
+    }
+}
+
+/// Every setting of `overdue`, from flags or environment variables.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database: `sqlite://overdue.db` (created on first start) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://overdue.db",
+        global = true
+    )]
+    pub database_url: Secret<String>,
+
+    /// Address and port to serve HTTP on.
+    #[arg(
+        long,
+        env = "OVERDUE_LISTEN",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// Public base URL, used in links and ping URLs (default: http://<listen address>).
+    #[arg(long, env = "OVERDUE_SITE_ROOT", global = true)]
+    pub site_root: Option<String>,
+
+    /// Bytes of a ping's body that are kept; the rest is dropped.
+    #[arg(
+        long,
+        env = "OVERDUE_PING_BODY_LIMIT",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub ping_body_limit: usize,
+
+    /// Shortest allowed period and grace time, in seconds.
+    #[arg(long, env = "OVERDUE_MIN_TIMEOUT", default_value_t = 60, global = true)]
+    pub min_timeout: u64,
+
+    /// How long a background-work lease lasts without renewal, in seconds.
+    #[arg(long, env = "OVERDUE_LEASE_TTL", default_value_t = 10, global = true)]
+    pub lease_ttl: u64,
+
+    /// SMTP server for alert email: `smtp://host:port`, `smtps://user:pass@host`.
+    #[arg(long, env = "OVERDUE_SMTP_URL", global = true)]
+    pub smtp_url: Option<Secret<String>>,
+
+    /// Sender address of alert email.
+    #[arg(
+        long,
+        env = "OVERDUE_EMAIL_FROM",
+        default_value = "overdue@localhost",
+        global = true
+    )]
+    pub email_from: String,
+
+    /// Allow webhooks to private and loopback addresses.
+    #[arg(
+        long,
+        env = "OVERDUE_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false,
+        global = true
+    )]
+    pub webhook_allow_private: bool,
+
+    /// Comma-separated proxy addresses or networks whose X-Forwarded-For and
+    /// X-Forwarded-Proto headers are believed.
+    #[arg(
+        long,
+        env = "OVERDUE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<TrustedNet>,
+}
+
+impl Config {
+    /// The site root without a trailing slash.
+    pub fn site_root(&self) -> String {
+        match &self.site_root {
+            Some(root) => root.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Base of ping URLs, ending in `/ping/`.
+    pub fn ping_endpoint(&self) -> String {
+        format!("{}/ping/", self.site_root())
+    }
+
+    /// Whether a peer may set the client address and scheme through proxy headers.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_networks_match_addresses_inside_them() {
+        let net: TrustedNet = "10.1.0.0/16".parse().expect("valid");
+        assert!(net.contains("10.1.200.3".parse().expect("ip")));
+        assert!(!net.contains("10.2.0.1".parse().expect("ip")));
+        assert!(net.contains("::ffff:10.1.0.9".parse().expect("ip")));
+        let single: TrustedNet = "::1".parse().expect("valid");
+        assert!(single.contains("::1".parse().expect("ip")));
+        assert!(!single.contains("::2".parse().expect("ip")));
+        let all: TrustedNet = "0.0.0.0/0".parse().expect("valid");
+        assert!(all.contains("203.0.113.9".parse().expect("ip")));
+        assert!("10.0.0.0/33".parse::<TrustedNet>().is_err());
+        assert!("proxy.local".parse::<TrustedNet>().is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let secret: Secret<String> = "postgres://u:hunter2@db/overdue"
+            .parse()
+            .expect("infallible");
+        assert_eq!(format!("{secret:?}"), "<redacted>");
+        assert!(secret.expose().contains("hunter2"));
+    }
+}

@@ -1,0 +1,57 @@
+//! The one error type at the HTTP edge, mapped to responses in one place.
+//!
+//! API errors have healthchecks.io's shape, `{"error": "…"}`, with its messages. A server
+//! error is answered with a bare 500; its cause rides along in an [`ErrorDetail`] extension
+//! for the logging middleware, and never reaches the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::store::StoreError;
+
+/// The cause of a 5xx answer, for the log; attached to the response, never sent.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub String);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400 with a message (`json validation error: …`, `could not parse request body`).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 401 `missing api key` / `wrong api key`.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// 403 with an empty body, as healthchecks.io (another project's check, check limit).
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    /// 409 with a plain-text message (`check is not paused`).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let json = |status: StatusCode, message: &str| {
+            (status, Json(serde_json::json!({ "error": message }))).into_response()
+        };
+        match self {
+            AppError::BadRequest(message) => json(StatusCode::BAD_REQUEST, &message),
+            AppError::Unauthorized(message) => json(StatusCode::UNAUTHORIZED, message),
+            AppError::Forbidden => StatusCode::FORBIDDEN.into_response(),
+            AppError::NotFound => json(StatusCode::NOT_FOUND, "not found"),
+            AppError::Conflict(message) => (StatusCode::CONFLICT, message).into_response(),
+            AppError::Store(err) => {
+                let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                response
+                    .extensions_mut()
+                    .insert(ErrorDetail(err.to_string()));
+                response
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Checks: list, create (with `unique` upsert), get, update and delete.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::json::{View, check_json, unique_key};
+use super::spec::Spec;
+use super::{Version, authorize_read, authorize_write, parse_body};
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::store::{CheckRecord, KeyAccess, ProjectRecord};
+
+fn view<'a>(state: &'a AppState, version: Version, access: KeyAccess) -> View<'a> {
+    View {
+        now: state.clock.now(),
+        version: version.0,
+        access,
+        site_root: &state.site_root,
+    }
+}
+
+/// A check of the caller's project by UUID: 404 if there is none, 403 if it is another's.
+async fn owned_check(
+    state: &AppState,
+    project: &ProjectRecord,
+    code: &str,
+) -> Result<CheckRecord, AppError> {
+    let code = parse_code(code).ok_or(AppError::NotFound)?;
+    let check = state
+        .store
+        .check_by_code(code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if check.project_id != project.id {
+        return Err(AppError::Forbidden);
+    }
+    Ok(check)
+}
+
+/// Django's UUID path converter accepts only the lowercase canonical form.
+fn parse_code(s: &str) -> Option<Uuid> {
+    Uuid::parse_str(s)
+        .ok()
+        .filter(|code| code.hyphenated().to_string() == s)
+}
+
+/// `unique_key` path segments: 40 characters of `[A-z0-9]`.
+fn is_unique_key(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn spec(state: &AppState, body: Option<&serde_json::Map<String, Value>>) -> Result<Spec, AppError> {
+    let empty = serde_json::Map::new();
+    let min = i64::try_from(state.config.min_timeout).unwrap_or(i64::MAX);
+    Spec::parse(body.unwrap_or(&empty), min).map_err(AppError::BadRequest)
+}
+
+/// Channels are named by UUID or name; a project without channels matches none.
+fn check_channels(spec: &Spec) -> Result<(), AppError> {
+    match spec.channels.as_deref() {
+        None | Some("" | "*") => Ok(()),
+        Some(list) => {
+            let first = list.split(',').next().unwrap_or_default();
+            if first.is_empty() {
+                Err(AppError::BadRequest("empty channel identifier".to_owned()))
+            } else {
+                Err(AppError::BadRequest(format!(
+                    "invalid channel identifier: {first}"
+                )))
+            }
+        }
+    }
+}
+
+/// `GET checks/`: the project's checks, filtered by `?tag=` (all must match) and `?slug=`.
+pub async fn list_checks(
+    State(state): State<AppState>,
+    Extension(version): Extension<Version>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let (project, access) = authorize_read(&state, &headers).await?;
+    let params: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let tags: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k == "tag")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let slug = params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "slug")
+        .map(|(_, v)| v.as_str())
+        .filter(|s| !s.is_empty());
+    let view = view(&state, version, access);
+    let checks: Vec<Value> = state
+        .store
+        .checks_in_project(project.id)
+        .await?
+        .iter()
+        .filter(|check| slug.is_none_or(|slug| check.slug == slug))
+        .filter(|check| tags.iter().all(|tag| check.tags_list().any(|t| t == *tag)))
+        .map(|check| check_json(check, view))
+        .collect();
+    Ok(Json(json!({ "checks": checks })).into_response())
+}
+
+/// `POST checks/`: creates a check, or with `unique` updates the matching one.
+pub async fn create_check(
+    State(state): State<AppState>,
+    Extension(version): Extension<Version>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let body = parse_body(&body)?;
+    let project = authorize_write(&state, &headers, body.as_ref()).await?;
+    let spec = spec(&state, body.as_ref())?;
+    check_channels(&spec)?;
+    let view = view(&state, version, KeyAccess::ReadWrite);
+
+    let existing = state.store.checks_in_project(project.id).await?;
+    let matching = existing
+        .iter()
+        .find(|check| spec.matches_unique(check) == Some(true));
+    if let Some(check) = matching {
+        let updated = state
+            .store
+            .modify_check(check.id, |c| spec.apply(c, version.0))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return Ok((StatusCode::OK, Json(check_json(&updated, view))).into_response());
+    }
+    if i64::try_from(existing.len()).unwrap_or(i64::MAX) >= project.check_limit {
+        return Err(AppError::Forbidden);
+    }
+    let mut check = CheckRecord::new(project.id, view.now);
+    spec.apply(&mut check, version.0);
+    check.alert_after = check.state.going_down_after();
+    let created = state.store.create_check(&check).await?;
+    Ok((StatusCode::CREATED, Json(check_json(&created, view))).into_response())
+}
+
+/// `GET checks/<uuid>` or `GET checks/<unique_key>`.
+pub async fn get_check(
+    State(state): State<AppState>,
+    Extension(version): Extension<Version>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let (project, access) = authorize_read(&state, &headers).await?;
+    let view = view(&state, version, access);
+    if is_unique_key(&key) {
+        let checks = state.store.checks_in_project(project.id).await?;
+        let check = checks
+            .iter()
+            .find(|c| unique_key(c) == key)
+            .ok_or(AppError::NotFound)?;
+        return Ok(Json(check_json(check, view)).into_response());
+    }
+    let check = owned_check(&state, &project, &key).await?;
+    Ok(Json(check_json(&check, view)).into_response())
+}
+
+/// `POST checks/<uuid>`: changes the fields given; the status never changes.
+pub async fn update_check(
+    State(state): State<AppState>,
+    Extension(version): Extension<Version>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    if is_unique_key(&key) {
+        return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
+    }
+    let body = parse_body(&body)?;
+    let project = authorize_write(&state, &headers, body.as_ref()).await?;
+    let check = owned_check(&state, &project, &key).await?;
+    let spec = spec(&state, body.as_ref())?;
+    check_channels(&spec)?;
+    let updated = state
+        .store
+        .modify_check(check.id, |c| spec.apply(c, version.0))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(check_json(
+        &updated,
+        view(&state, version, KeyAccess::ReadWrite),
+    ))
+    .into_response())
+}
+
+/// `DELETE checks/<uuid>`: answers with the check as it was.
+pub async fn delete_check(
+    State(state): State<AppState>,
+    Extension(version): Extension<Version>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if is_unique_key(&key) {
+        return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
+    }
+    let project = authorize_write(&state, &headers, None).await?;
+    let check = owned_check(&state, &project, &key).await?;
+    if !state.store.delete_check(check.id).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Json(check_json(
+        &check,
+        view(&state, version, KeyAccess::ReadWrite),
+    ))
+    .into_response())
+}

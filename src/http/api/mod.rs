@@ -1,0 +1,164 @@
+//! The Management API under `/api/v1/`, `/api/v2/` and `/api/v3/`: healthchecks.io's
+//! authentication, CORS and error answers, shared by every endpoint.
+
+mod checks;
+pub mod json;
+pub mod spec;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{any, get};
+use serde_json::{Map, Value};
+
+use super::AppState;
+use crate::error::AppError;
+use crate::keys::{API_KEY_LEN, hash_api_key};
+use crate::store::{KeyAccess, ProjectRecord};
+
+/// The API version of the request's path.
+#[derive(Debug, Clone, Copy)]
+pub struct Version(pub u8);
+
+/// The routes of one API version.
+pub fn routes(version: u8) -> Router<AppState> {
+    let prefix = format!("/api/v{version}");
+    let with_version = move |mut request: Request, next: Next| async move {
+        request.extensions_mut().insert(Version(version));
+        next.run(request).await
+    };
+    Router::new()
+        .route(
+            &format!("{prefix}/checks/"),
+            get(checks::list_checks)
+                .post(checks::create_check)
+                .options(preflight),
+        )
+        // Django's APPEND_SLASH redirects a GET without the slash.
+        .route(
+            &format!("{prefix}/checks"),
+            get(move || async move { Redirect::permanent(&format!("/api/v{version}/checks/")) }),
+        )
+        .route(
+            &format!("{prefix}/checks/{{key}}"),
+            get(checks::get_check)
+                .post(checks::update_check)
+                .delete(checks::delete_check)
+                .options(preflight),
+        )
+        .route(&format!("{prefix}/status/"), any(status))
+        .layer(middleware::from_fn(cors))
+        .layer(middleware::from_fn(with_version))
+}
+
+/// Answers a CORS preflight: no authentication needed.
+async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// The methods each endpoint takes, as healthchecks.io's `cors` decorator lists them.
+fn allowed_methods(path: &str) -> &'static str {
+    if path.ends_with("/checks/") {
+        "GET, POST, OPTIONS"
+    } else {
+        "POST, DELETE, GET, OPTIONS"
+    }
+}
+
+/// Adds healthchecks.io's CORS headers to every API answer, errors included.
+async fn cors(request: Request, next: Next) -> Response {
+    let methods = allowed_methods(request.uri().path());
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("X-Api-Key"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(methods),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
+/// `GET /api/vN/status/`: `OK` after a database round trip.
+async fn status(State(state): State<AppState>) -> Response {
+    match state.store.health().await {
+        Ok(()) => "OK".into_response(),
+        Err(err) => AppError::Store(err).into_response(),
+    }
+}
+
+/// A POST body as healthchecks.io reads it: empty, or a JSON object.
+pub fn parse_body(body: &Bytes) -> Result<Option<Map<String, Value>>, AppError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(Some(map)),
+        Ok(_) => Err(AppError::BadRequest(
+            "json validation error: value is not an object".to_owned(),
+        )),
+        Err(_) => Err(AppError::BadRequest(
+            "could not parse request body".to_owned(),
+        )),
+    }
+}
+
+fn header_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-api-key")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+async fn project_for_key(
+    state: &AppState,
+    key: &str,
+) -> Result<Option<(ProjectRecord, KeyAccess)>, AppError> {
+    if key.chars().count() != API_KEY_LEN {
+        return Err(AppError::Unauthorized("missing api key"));
+    }
+    Ok(state.store.project_by_key_hash(&hash_api_key(key)).await?)
+}
+
+/// The project of a read-write key, from `X-Api-Key` or else the body's `api_key`.
+pub async fn authorize_write(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Option<&Map<String, Value>>,
+) -> Result<ProjectRecord, AppError> {
+    let key = header_key(headers)
+        .or_else(|| {
+            body.and_then(|b| b.get("api_key")).map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        })
+        .unwrap_or_default();
+    match project_for_key(state, &key).await? {
+        Some((project, KeyAccess::ReadWrite)) => Ok(project),
+        _ => Err(AppError::Unauthorized("wrong api key")),
+    }
+}
+
+/// The project of a read-write or read-only key, from `X-Api-Key` only.
+pub async fn authorize_read(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(ProjectRecord, KeyAccess), AppError> {
+    let key = header_key(headers).unwrap_or_default();
+    project_for_key(state, &key)
+        .await?
+        .ok_or(AppError::Unauthorized("wrong api key"))
+}

@@ -1,0 +1,60 @@
+//! The HTTP surface: every route in one place, with the layers around them.
+
+pub mod api;
+mod ping;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::any;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::ErrorDetail;
+use crate::ingest::Ingest;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+    pub ingest: Ingest,
+    /// `config.site_root()`, computed once.
+    pub site_root: Arc<str>,
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/ping/{*rest}", any(ping::ping))
+        .route("/ping/", any(ping::ping));
+    for version in 1..=3 {
+        router = router.merge(api::routes(version));
+    }
+    router
+        .layer(middleware::from_fn(log_server_errors))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}
+
+/// Logs the cause of each 5xx answer once, here rather than where it was made.
+async fn log_server_errors(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    if response.status().is_server_error() {
+        let detail = response
+            .extensions()
+            .get::<ErrorDetail>()
+            .map(|d| d.0.as_str());
+        tracing::error!(%method, path, status = %response.status(), error = detail.unwrap_or("-"), "server error");
+    }
+    response
+}
