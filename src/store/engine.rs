@@ -30,12 +30,16 @@ macro_rules! engine {
         /// The store on one engine.
         #[derive(Debug, Clone)]
         pub struct $store {
+            /// Connections for reads.
             pub(super) pool: sqlx::Pool<$db>,
+            /// Connections for writes: on SQLite a single one, whose page cache then stays
+            /// valid from one transaction to the next instead of being reloaded.
+            pub(super) writer: sqlx::Pool<$db>,
         }
 
         impl $store {
             async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
-                Ok(self.pool.begin_with($begin).await?)
+                Ok(self.writer.begin_with($begin).await?)
             }
 
             pub async fn health(&self) -> Result<(), StoreError> {
@@ -60,7 +64,7 @@ macro_rules! engine {
                 .bind(&project.ping_key)
                 .bind(&project.badge_key)
                 .bind(millis(now))
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await?;
                 Ok(record)
             }
@@ -151,26 +155,36 @@ macro_rules! engine {
             pub async fn delete_check(&self, id: i64) -> Result<bool, StoreError> {
                 let done = sqlx::query("delete from checks where id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
 
-            /// Records a batch of pings in one transaction (group commit): each is judged in
-            /// turn, so several pings of one check apply in order.
-            pub async fn record_pings(
+            /// Records a batch of pings in one transaction (group commit). Pings are judged
+            /// in turn, so several pings of one check apply in order; the batch's checks are
+            /// read with one statement, and its changes written with one per table.
+            async fn record_pings_in_transaction(
                 &self,
                 batch: &[PingInput],
                 now: DateTime<Utc>,
             ) -> Result<Vec<PingOutcome>, StoreError> {
                 let mut tx = self.begin_write().await?;
-                Self::lock_batch(&mut tx, batch).await?;
-                let mut outcomes = Vec::with_capacity(batch.len());
+                let mut checks: HashMap<Uuid, CheckRecord> =
+                    Self::lock_by_codes(&mut tx, &batch::codes(batch))
+                        .await?
+                        .into_iter()
+                        .map(|check| (check.code, check))
+                        .collect();
+                let mut resolved = Vec::with_capacity(batch.len());
                 for input in batch {
-                    outcomes.push(record_ping(&mut tx, input, now).await?);
+                    resolved.push(find_check(&mut tx, &mut checks, input, now).await?);
                 }
+                let applied = batch::apply(&mut checks, batch, resolved, now);
+                let changed: Vec<&CheckRecord> =
+                    applied.changed.iter().filter_map(|code| checks.get(code)).collect();
+                Self::write_batch(&mut tx, &changed, &applied).await?;
                 tx.commit().await?;
-                Ok(outcomes)
+                Ok(applied.outcomes)
             }
 
             /// A check's pings, newest first.
@@ -206,7 +220,6 @@ macro_rules! engine {
         /// How to find the one check to lock.
         enum CheckKey<'a> {
             Id(i64),
-            Code(Uuid),
             /// A ping key and slug may match several checks; this yields at most two.
             Slug(&'a str, &'a str),
         }
@@ -221,14 +234,6 @@ macro_rules! engine {
                         "select ", check_columns!(), " from checks where id = $1", $lock
                     ))
                     .bind(id)
-                    .fetch_all(&mut **tx)
-                    .await?
-                }
-                CheckKey::Code(code) => {
-                    sqlx::query_as::<_, CheckRow>(concat!(
-                        "select ", check_columns!(), " from checks where code = $1", $lock
-                    ))
-                    .bind(code)
                     .fetch_all(&mut **tx)
                     .await?
                 }
@@ -350,79 +355,45 @@ macro_rules! engine {
             Ok(())
         }
 
-        /// Finds the ping's check (creating it for `?create=1` when allowed), applies the
-        /// ping and writes the check, the ping and any flip.
-        async fn record_ping(
+        /// The ping's check, added to `checks` if it was not there: found by code (already
+        /// loaded), by ping key and slug, or created for `?create=1` when allowed. Refusals
+        /// apply only once the check is found.
+        async fn find_check(
             tx: &mut sqlx::Transaction<'static, $db>,
+            checks: &mut HashMap<Uuid, CheckRecord>,
             input: &PingInput,
             now: DateTime<Utc>,
-        ) -> Result<PingOutcome, StoreError> {
-            let (mut check, created) = match &input.target {
-                PingTarget::Code(code) => match lock_check_by(tx, CheckKey::Code(*code)).await? {
-                    Some(check) => (check, false),
-                    None => return Ok(PingOutcome::NotFound),
-                },
+        ) -> Result<batch::Resolved, StoreError> {
+            let (code, created) = match &input.target {
+                PingTarget::Code(_) => return Ok(batch::resolve_code(checks, input)),
                 PingTarget::Slug { ping_key, slug, create } => {
                     let mut found = lock_checks_by(tx, CheckKey::Slug(ping_key, slug)).await?;
                     match (found.pop(), found.is_empty()) {
-                        (Some(check), true) => (check, false),
-                        (Some(_), false) => return Ok(PingOutcome::AmbiguousSlug),
+                        (Some(check), true) => {
+                            // An earlier ping of this batch may have changed it already.
+                            let code = check.code;
+                            checks.entry(code).or_insert(check);
+                            (code, false)
+                        }
+                        (Some(_), false) => return Ok(Err(PingOutcome::AmbiguousSlug)),
                         (None, _) if *create => {
                             match provision_check(tx, ping_key, slug, input.reject, now).await? {
-                                Ok(check) => (check, true),
-                                Err(outcome) => return Ok(outcome),
+                                Ok(check) => {
+                                    let code = check.code;
+                                    checks.insert(code, check);
+                                    (code, true)
+                                }
+                                Err(outcome) => return Ok(Err(outcome)),
                             }
                         }
-                        (None, _) => return Ok(PingOutcome::NotFound),
+                        (None, _) => return Ok(Err(PingOutcome::NotFound)),
                     }
                 }
             };
             if let Some(rejection) = input.reject {
-                return Ok(PingOutcome::Rejected(rejection));
+                return Ok(Err(PingOutcome::Rejected(rejection)));
             }
-
-            let action = check.state.classify_http_ping(
-                input.url_action,
-                input.exit_status,
-                &input.method,
-                &input.body,
-            );
-            let (action, flip) = check.state.apply_ping(action, now, input.rid, &input.body);
-            check.alert_after = check.state.going_down_after();
-            update_check(tx, &check).await?;
-
-            sqlx::query(
-                "insert into pings (check_id, n, created, kind, scheme, remote_addr, method, ua, \
-                 body, exitstatus, rid) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(check.id)
-            .bind(check.state.n_pings)
-            .bind(millis(now))
-            .bind(action.ping_kind())
-            .bind(&input.scheme)
-            .bind(&input.remote_addr)
-            .bind(&input.method)
-            .bind(&input.ua)
-            .bind(input.body.as_ref())
-            .bind(input.exit_status.map(i64::from))
-            .bind(input.rid)
-            .execute(&mut **tx)
-            .await?;
-
-            if let Some(flip) = flip {
-                sqlx::query(
-                    "insert into flips (check_id, created, old_status, new_status, reason) \
-                     values ($1, $2, $3, $4, $5)",
-                )
-                .bind(check.id)
-                .bind(millis(flip.created))
-                .bind(flip.old_status.as_str())
-                .bind(flip.new_status.as_str())
-                .bind(flip.reason)
-                .execute(&mut **tx)
-                .await?;
-            }
-            Ok(PingOutcome::Recorded { created })
+            Ok(Ok((code, created)))
         }
 
         /// Creates the check a `?create=1` ping names, if its project exists and is under

@@ -3,8 +3,11 @@
 //! Handlers never see sqlx: they call [`Store`] methods, which return domain records and
 //! [`StoreError`]. Both engines run the same SQL (see `engine.rs`) and the same contract tests.
 
+mod batch;
 mod engine;
+mod postgres;
 mod records;
+mod sqlite;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,78 +33,6 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported DATABASE_URL: expected sqlite://… or postgres://…")]
     UnsupportedUrl,
-}
-
-mod sqlite {
-    use chrono::{DateTime, Utc};
-    use uuid::Uuid;
-
-    use super::StoreError;
-    use super::engine::{check_columns, engine, project_columns};
-    use super::records::{
-        CheckRecord, CheckRow, FlipRecord, FlipRow, KeyAccess, NewProject, PingInput, PingOutcome,
-        PingRecord, PingRejection, PingRow, PingTarget, ProjectRecord, millis,
-    };
-
-    engine!(
-        SqliteStore,
-        sqlx::Sqlite,
-        begin_write = "BEGIN IMMEDIATE",
-        lock = ""
-    );
-
-    impl SqliteStore {
-        /// `BEGIN IMMEDIATE` already holds the database's single write lock.
-        async fn lock_batch(
-            _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-            _batch: &[PingInput],
-        ) -> Result<(), StoreError> {
-            Ok(())
-        }
-    }
-}
-
-mod postgres {
-    use chrono::{DateTime, Utc};
-    use uuid::Uuid;
-
-    use super::StoreError;
-    use super::engine::{check_columns, engine, project_columns};
-    use super::records::{
-        CheckRecord, CheckRow, FlipRecord, FlipRow, KeyAccess, NewProject, PingInput, PingOutcome,
-        PingRecord, PingRejection, PingRow, PingTarget, ProjectRecord, millis,
-    };
-
-    engine!(
-        PostgresStore,
-        sqlx::Postgres,
-        begin_write = "BEGIN",
-        lock = " for update"
-    );
-
-    impl PostgresStore {
-        /// Locks the batch's checks in one fixed order, so that two instances writing
-        /// overlapping batches queue behind each other instead of deadlocking.
-        async fn lock_batch(
-            tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-            batch: &[PingInput],
-        ) -> Result<(), StoreError> {
-            let codes: Vec<Uuid> = batch
-                .iter()
-                .filter_map(|input| match input.target {
-                    PingTarget::Code(code) => Some(code),
-                    PingTarget::Slug { .. } => None,
-                })
-                .collect();
-            if codes.len() > 1 {
-                sqlx::query("select 1 from checks where code = any($1) order by id for update")
-                    .bind(codes)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            Ok(())
-        }
-    }
 }
 
 pub use postgres::PostgresStore;
@@ -138,16 +69,24 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .connect_with(options.clone())
+                .await?;
+            // SQLite has one write lock; one connection holding it keeps its cache warm.
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
                 .connect_with(options)
                 .await?;
-            Ok(Store::Sqlite(SqliteStore { pool }))
+            Ok(Store::Sqlite(SqliteStore { pool, writer }))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .connect_with(options)
                 .await?;
-            Ok(Store::Postgres(PostgresStore { pool }))
+            Ok(Store::Postgres(PostgresStore {
+                writer: pool.clone(),
+                pool,
+            }))
         } else {
             Err(StoreError::UnsupportedUrl)
         }
@@ -156,7 +95,11 @@ impl Store {
     /// Applies the engine's pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(store) => sqlx::migrate!("migrations/sqlite").run(&store.pool).await?,
+            Store::Sqlite(store) => {
+                sqlx::migrate!("migrations/sqlite")
+                    .run(&store.writer)
+                    .await?;
+            }
             Store::Postgres(store) => {
                 sqlx::migrate!("migrations/postgres")
                     .run(&store.pool)
@@ -169,7 +112,10 @@ impl Store {
     /// Closes the connections, waiting for in-flight queries.
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(store) => store.pool.close().await,
+            Store::Sqlite(store) => {
+                store.writer.close().await;
+                store.pool.close().await;
+            }
             Store::Postgres(store) => store.pool.close().await,
         }
     }

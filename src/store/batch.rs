@@ -1,0 +1,92 @@
+//! Applying a batch of pings to their checks, in memory: what both engines' ping writes share.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::records::{CheckRecord, NewPing, PingInput, PingOutcome, PingTarget};
+use crate::domain::check::Flip;
+
+/// Where each ping of a batch goes: its check and whether the ping created it, or the
+/// outcome that ends it there.
+pub(super) type Resolved = Result<(Uuid, bool), PingOutcome>;
+
+/// What a batch writes.
+#[derive(Debug, Default)]
+pub(super) struct Applied {
+    pub outcomes: Vec<PingOutcome>,
+    /// Checks whose state changed, in first-touched order.
+    pub changed: Vec<Uuid>,
+    pub pings: Vec<NewPing>,
+    pub flips: Vec<(i64, Flip)>,
+}
+
+/// The batch's codes, for loading their checks in one query.
+pub(super) fn codes(batch: &[PingInput]) -> Vec<Uuid> {
+    batch
+        .iter()
+        .filter_map(|input| match input.target {
+            PingTarget::Code(code) => Some(code),
+            PingTarget::Slug { .. } => None,
+        })
+        .collect()
+}
+
+/// Resolves a ping addressed by code against the loaded checks. Refusals apply only once
+/// the check is found, so an unknown check is `NotFound` whatever else is wrong.
+pub(super) fn resolve_code(checks: &HashMap<Uuid, CheckRecord>, input: &PingInput) -> Resolved {
+    match input.target {
+        PingTarget::Code(code) if checks.contains_key(&code) => match input.reject {
+            Some(rejection) => Err(PingOutcome::Rejected(rejection)),
+            None => Ok((code, false)),
+        },
+        _ => Err(PingOutcome::NotFound),
+    }
+}
+
+/// Applies the pings in order, so several pings of one check build on each other.
+pub(super) fn apply(
+    checks: &mut HashMap<Uuid, CheckRecord>,
+    batch: &[PingInput],
+    resolved: Vec<Resolved>,
+    now: DateTime<Utc>,
+) -> Applied {
+    let mut applied = Applied {
+        outcomes: Vec::with_capacity(batch.len()),
+        pings: Vec::with_capacity(batch.len()),
+        ..Applied::default()
+    };
+    for (input, resolved) in batch.iter().zip(resolved) {
+        let found = resolved.and_then(|(code, created)| {
+            checks
+                .get_mut(&code)
+                .map(|c| (c, created))
+                .ok_or(PingOutcome::NotFound)
+        });
+        let (check, created) = match found {
+            Ok(found) => found,
+            Err(outcome) => {
+                applied.outcomes.push(outcome);
+                continue;
+            }
+        };
+        let action = check.state.classify_http_ping(
+            input.url_action,
+            input.exit_status,
+            &input.method,
+            &input.body,
+        );
+        let (action, flip) = check.state.apply_ping(action, now, input.rid, &input.body);
+        check.alert_after = check.state.going_down_after();
+        if !applied.changed.contains(&check.code) {
+            applied.changed.push(check.code);
+        }
+        applied.pings.push(NewPing::new(check, input, action, now));
+        if let Some(flip) = flip {
+            applied.flips.push((check.id, flip));
+        }
+        applied.outcomes.push(PingOutcome::Recorded { created });
+    }
+    applied
+}

@@ -1,0 +1,148 @@
+//! The store on PostgreSQL. Batch reads and writes pass each column as an array and
+//! `unnest` them, so a batch of any size is one prepared statement.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::StoreError;
+use super::batch::{self, Applied};
+use super::engine::{check_columns, engine, project_columns};
+use super::records::{
+    CheckRecord, CheckRow, FlipRecord, FlipRow, KeyAccess, NewProject, PingInput, PingOutcome,
+    PingRecord, PingRejection, PingRow, PingTarget, ProjectRecord, millis,
+};
+
+type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+engine!(
+    PostgresStore,
+    sqlx::Postgres,
+    begin_write = "BEGIN",
+    lock = " for update"
+);
+
+impl PostgresStore {
+    /// Locks the batch's checks in id order, so that instances writing overlapping batches
+    /// queue behind each other instead of deadlocking.
+    async fn lock_by_codes(tx: &mut Tx, codes: &[Uuid]) -> Result<Vec<CheckRecord>, StoreError> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as::<_, CheckRow>(concat!(
+            "select ",
+            check_columns!(),
+            " from checks where code = any($1) order by id for update"
+        ))
+        .bind(codes)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(CheckRecord::try_from)
+        .collect()
+    }
+
+    /// Records a batch of pings in one transaction; see [`Store::record_pings`](super::Store).
+    pub async fn record_pings(
+        &self,
+        batch: &[PingInput],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PingOutcome>, StoreError> {
+        self.record_pings_in_transaction(batch, now).await
+    }
+
+    /// Writes a batch: the columns a ping changes for each changed check, the pings and
+    /// the flips.
+    async fn write_batch(
+        tx: &mut Tx,
+        checks: &[&CheckRecord],
+        applied: &Applied,
+    ) -> Result<(), StoreError> {
+        if checks.is_empty() {
+            return Ok(());
+        }
+        let column = |f: &dyn Fn(&CheckRecord) -> Option<i64>| {
+            checks.iter().map(|c| f(c)).collect::<Vec<_>>()
+        };
+        sqlx::query(
+            "update checks set n_pings = j.n_pings, last_ping = j.last_ping, \
+             last_start = j.last_start, last_start_rid = j.last_start_rid, \
+             last_duration = j.last_duration, has_confirmation_link = j.has_confirmation_link, \
+             alert_after = j.alert_after, status = j.status \
+             from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::uuid[], \
+             $6::bigint[], $7::boolean[], $8::bigint[], $9::text[]) \
+             as j(id, n_pings, last_ping, last_start, last_start_rid, last_duration, \
+             has_confirmation_link, alert_after, status) where checks.id = j.id",
+        )
+        .bind(checks.iter().map(|c| c.id).collect::<Vec<_>>())
+        .bind(checks.iter().map(|c| c.state.n_pings).collect::<Vec<_>>())
+        .bind(column(&|c| c.state.last_ping.map(millis)))
+        .bind(column(&|c| c.state.last_start.map(millis)))
+        .bind(
+            checks
+                .iter()
+                .map(|c| c.state.last_start_rid)
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(&|c| {
+            c.state.last_duration.map(|d| d.num_milliseconds())
+        }))
+        .bind(
+            checks
+                .iter()
+                .map(|c| c.state.has_confirmation_link)
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(&|c| c.alert_after.map(millis)))
+        .bind(
+            checks
+                .iter()
+                .map(|c| c.state.status.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut **tx)
+        .await?;
+
+        let pings = &applied.pings;
+        sqlx::query(
+            "insert into pings (check_id, n, created, kind, scheme, remote_addr, method, ua, \
+             body, exitstatus, rid) select * from unnest($1::bigint[], $2::bigint[], \
+             $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+             $9::bytea[], $10::bigint[], $11::uuid[])",
+        )
+        .bind(pings.iter().map(|p| p.check_id).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.n).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.created).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.kind).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.scheme.as_str()).collect::<Vec<_>>())
+        .bind(
+            pings
+                .iter()
+                .map(|p| p.remote_addr.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(pings.iter().map(|p| p.method.as_str()).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.ua.as_str()).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.body.as_ref()).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.exit_status).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.rid).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+
+        for (check_id, flip) in &applied.flips {
+            sqlx::query(
+                "insert into flips (check_id, created, old_status, new_status, reason) \
+                 values ($1, $2, $3, $4, $5)",
+            )
+            .bind(check_id)
+            .bind(millis(flip.created))
+            .bind(flip.old_status.as_str())
+            .bind(flip.new_status.as_str())
+            .bind(flip.reason)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
