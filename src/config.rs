@@ -164,7 +164,27 @@ pub struct Config {
     pub trusted_proxies: Vec<TrustedNet>,
 }
 
+/// Parses settings alone, as `overdue [FLAGS]` would.
+#[derive(Debug, clap::Parser)]
+struct ConfigOnly {
+    #[command(flatten)]
+    config: Config,
+}
+
 impl Config {
+    /// Settings from flags (and the environment), e.g. for tests:
+    /// `Config::from_flags(["--database-url", "sqlite://x.db"])`.
+    pub fn from_flags<I, T>(flags: I) -> Result<Config, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        let args = std::iter::once(std::ffi::OsString::from("overdue"))
+            .chain(flags.into_iter().map(Into::into));
+        Ok(ConfigOnly::try_parse_from(args)?.config)
+    }
+
     /// The site root without a trailing slash.
     pub fn site_root(&self) -> String {
         match &self.site_root {
