@@ -47,6 +47,8 @@ create table checks (
     has_confirmation_link boolean not null default false,
     alert_after bigint,
     status text not null default 'new',
+    -- Bumped by every write, so a writer holding a copy can tell whether it is current.
+    version bigint not null default 0,
     created bigint not null
 );
 create index checks_project_slug on checks (project_id, slug);

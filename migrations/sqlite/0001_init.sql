@@ -47,6 +47,8 @@ create table checks (
     has_confirmation_link integer not null default 0,
     alert_after integer,
     status text not null default 'new',
+    -- Bumped by every write, so a writer holding a copy can tell whether it is current.
+    version integer not null default 0,
     created integer not null
 );
 create index checks_project_slug on checks (project_id, slug);

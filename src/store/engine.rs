@@ -15,7 +15,8 @@ macro_rules! check_columns {
          checks.filter_default_fail, checks.start_kw, checks.success_kw, checks.failure_kw, \
          checks.methods, checks.manual_resume, checks.badge_key, checks.n_pings, \
          checks.last_ping, checks.last_start, checks.last_start_rid, checks.last_duration, \
-         checks.has_confirmation_link, checks.alert_after, checks.status, checks.created"
+         checks.has_confirmation_link, checks.alert_after, checks.status, checks.version, \
+         checks.created"
     };
 }
 
@@ -26,10 +27,17 @@ macro_rules! project_columns {
 }
 
 macro_rules! engine {
-    ($store:ident, $db:ty, begin_write = $begin:literal, lock = $lock:literal) => {
+    (
+        $store:ident,
+        $db:ty,
+        begin_write = $begin:literal,
+        lock = $lock:literal
+        $(, $field:ident: $field_ty:ty)* $(,)?
+    ) => {
         /// The store on one engine.
         #[derive(Debug, Clone)]
         pub struct $store {
+            $(pub(super) $field: $field_ty,)*
             /// Connections for reads.
             pub(super) pool: sqlx::Pool<$db>,
             /// Connections for writes: on SQLite a single one, whose page cache then stays
@@ -148,6 +156,7 @@ macro_rules! engine {
                 check.alert_after = check.state.going_down_after();
                 update_check(&mut tx, &check).await?;
                 tx.commit().await?;
+                check.version += 1;
                 Ok(Some(check))
             }
 
@@ -321,7 +330,7 @@ macro_rules! engine {
                  start_kw = $15, success_kw = $16, failure_kw = $17, methods = $18, \
                  manual_resume = $19, n_pings = $20, last_ping = $21, last_start = $22, \
                  last_start_rid = $23, last_duration = $24, has_confirmation_link = $25, \
-                 alert_after = $26, status = $27 where id = $1",
+                 alert_after = $26, status = $27, version = version + 1 where id = $1",
             )
             .bind(c.id)
             .bind(&c.name)

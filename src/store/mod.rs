@@ -78,7 +78,11 @@ impl Store {
                 .max_connections(1)
                 .connect_with(options)
                 .await?;
-            Ok(Store::Sqlite(SqliteStore { pool, writer }))
+            Ok(Store::Sqlite(SqliteStore {
+                pool,
+                writer,
+                ping_cache: sqlite::PingCache::default(),
+            }))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()

@@ -69,7 +69,7 @@ impl PostgresStore {
             "update checks set n_pings = j.n_pings, last_ping = j.last_ping, \
              last_start = j.last_start, last_start_rid = j.last_start_rid, \
              last_duration = j.last_duration, has_confirmation_link = j.has_confirmation_link, \
-             alert_after = j.alert_after, status = j.status \
+             alert_after = j.alert_after, status = j.status, version = checks.version + 1 \
              from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::uuid[], \
              $6::bigint[], $7::boolean[], $8::bigint[], $9::text[]) \
              as j(id, n_pings, last_ping, last_start, last_start_rid, last_duration, \

@@ -55,6 +55,8 @@ pub struct CheckRecord {
     pub filter_body: bool,
     pub alert_after: Option<DateTime<Utc>>,
     pub created: DateTime<Utc>,
+    /// Bumped by every write of the check.
+    pub version: i64,
     pub state: Check,
 }
 
@@ -74,6 +76,7 @@ impl CheckRecord {
             filter_body: false,
             alert_after: None,
             created: now,
+            version: 0,
             state: Check::default(),
         }
     }
@@ -120,6 +123,7 @@ pub(super) struct CheckRow {
     pub has_confirmation_link: bool,
     pub alert_after: Option<i64>,
     pub status: String,
+    pub version: i64,
     pub created: i64,
 }
 
@@ -170,6 +174,7 @@ impl TryFrom<CheckRow> for CheckRecord {
             filter_body: row.filter_body,
             alert_after: row.alert_after.map(instant).transpose()?,
             created: instant(row.created)?,
+            version: row.version,
             state,
         })
     }

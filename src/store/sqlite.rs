@@ -1,8 +1,15 @@
 //! The store on SQLite. Batch reads and writes pass their rows as one JSON parameter, so a
-//! batch of any size is one prepared statement; a batch of pings addressed by UUID (nearly
-//! all of them) takes two round trips to the database thread, commit included.
+//! batch of any size is one prepared statement.
+//!
+//! Pings addressed by UUID (nearly all of them) take a fast path. The ping writer keeps a
+//! copy of the checks it has written; when it has every check of a batch, the batch is one
+//! round trip to the database thread (`BEGIN IMMEDIATE`, writes, `COMMIT`). Each check
+//! write is conditioned on the version the copy was made from, so a copy gone stale (the
+//! API or another process changed the check) aborts the batch, which is then redone from
+//! fresh rows: two round trips, the read with `BEGIN IMMEDIATE`, the writes with `COMMIT`.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -24,8 +31,43 @@ engine!(
     SqliteStore,
     sqlx::Sqlite,
     begin_write = "BEGIN IMMEDIATE",
-    lock = ""
+    lock = "",
+    ping_cache: PingCache,
 );
+
+/// The ping writer's copies of checks, as last written (versions included).
+#[derive(Debug, Clone, Default)]
+pub struct PingCache(Arc<Mutex<HashMap<Uuid, CheckRecord>>>);
+
+/// More copies than this and the cache starts over.
+const MAX_CACHED_CHECKS: usize = 200_000;
+
+impl PingCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CheckRecord>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Copies of all these checks, or `None` unless every one is cached.
+    fn get_all(&self, codes: &[Uuid]) -> Option<HashMap<Uuid, CheckRecord>> {
+        let cache = self.lock();
+        codes
+            .iter()
+            .map(|code| cache.get(code).map(|c| (*code, c.clone())))
+            .collect()
+    }
+
+    fn put(&self, checks: HashMap<Uuid, CheckRecord>) {
+        let mut cache = self.lock();
+        if cache.len() + checks.len() > MAX_CACHED_CHECKS {
+            cache.clear();
+        }
+        cache.extend(checks);
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+}
 
 /// Selects the checks whose codes are in the JSON array of hex strings `$1`.
 macro_rules! select_by_codes {
@@ -40,13 +82,15 @@ macro_rules! select_by_codes {
 }
 
 /// Writes a batch: check states (`$1`), pings (`$2`) and flips (`$3`), each a JSON array
-/// of positional rows.
+/// of positional rows. A check whose version is no longer the one in its row gets a NULL
+/// version, which the NOT NULL constraint turns into an error that aborts the batch.
 macro_rules! write_batch {
     () => {
         "update checks set n_pings = j.value ->> '$[1]', last_ping = j.value ->> '$[2]', \
          last_start = j.value ->> '$[3]', last_start_rid = unhex(j.value ->> '$[4]'), \
          last_duration = j.value ->> '$[5]', has_confirmation_link = j.value ->> '$[6]', \
-         alert_after = j.value ->> '$[7]', status = j.value ->> '$[8]' \
+         alert_after = j.value ->> '$[7]', status = j.value ->> '$[8]', \
+         version = case when checks.version = j.value ->> '$[9]' then checks.version + 1 end \
          from json_each($1) as j where checks.id = j.value ->> '$[0]'; \
          insert into pings (check_id, n, created, kind, scheme, remote_addr, method, ua, body, \
          exitstatus, rid) select value ->> '$[0]', value ->> '$[1]', value ->> '$[2]', \
@@ -85,6 +129,7 @@ fn batch_json(changed: &[&CheckRecord], applied: &Applied) -> [String; 3] {
                 s.has_confirmation_link,
                 c.alert_after.map(millis),
                 s.status.as_str(),
+                c.version,
             ])
         })
         .collect();
@@ -169,30 +214,69 @@ impl SqliteStore {
             .iter()
             .any(|input| matches!(input.target, PingTarget::Slug { .. }))
         {
+            // This path writes checks without the cache; drop copies it may make stale.
+            self.ping_cache.clear();
             return self.record_pings_in_transaction(batch, now).await;
         }
+        let codes = batch::codes(batch);
         let mut conn = self.writer.acquire().await?;
-        let result = record_by_code(&mut conn, batch, now).await;
-        if result.is_err() {
-            // Leave no transaction open on the connection; failing here means none was.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        if let Some(copies) = self.ping_cache.get_all(&codes) {
+            match apply_and_write(&mut conn, batch, copies, now, true).await {
+                Ok((outcomes, written)) => {
+                    self.ping_cache.put(written);
+                    return Ok(outcomes);
+                }
+                Err(_) => {
+                    // A copy was stale (or the write failed): redo the batch from the rows.
+                    rollback(&mut conn).await;
+                    self.ping_cache.clear();
+                }
+            }
         }
-        result
+        let result = read_and_write(&mut conn, batch, &codes, now).await;
+        match result {
+            Ok((outcomes, written)) => {
+                self.ping_cache.put(written);
+                Ok(outcomes)
+            }
+            Err(err) => {
+                rollback(&mut conn).await;
+                Err(err)
+            }
+        }
     }
 }
 
-/// The fast path: the transaction begins with the read and commits with the writes, so
-/// the whole batch is two calls to the database thread.
-async fn record_by_code(
+/// Leaves no transaction open on the connection; failing means none was.
+async fn rollback(conn: &mut sqlx::SqliteConnection) {
+    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+}
+
+type Written = (Vec<PingOutcome>, HashMap<Uuid, CheckRecord>);
+
+/// Reads the batch's checks as the transaction begins, then applies and writes the batch.
+async fn read_and_write(
     conn: &mut sqlx::SqliteConnection,
     batch: &[PingInput],
+    codes: &[Uuid],
     now: DateTime<Utc>,
-) -> Result<Vec<PingOutcome>, StoreError> {
+) -> Result<Written, StoreError> {
     let rows = sqlx::query_as::<_, CheckRow>(concat!("BEGIN IMMEDIATE; ", select_by_codes!()))
-        .bind(codes_json(&batch::codes(batch)))
+        .bind(codes_json(codes))
         .fetch_all(&mut *conn)
         .await?;
-    let mut checks = by_code(rows)?;
+    apply_and_write(conn, batch, by_code(rows)?, now, false).await
+}
+
+/// Applies the batch to `checks` and writes it with `COMMIT` (and `BEGIN IMMEDIATE` first
+/// when `begin`). Returns the outcomes and the checks as now stored.
+async fn apply_and_write(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &[PingInput],
+    mut checks: HashMap<Uuid, CheckRecord>,
+    now: DateTime<Utc>,
+    begin: bool,
+) -> Result<Written, StoreError> {
     let resolved = batch
         .iter()
         .map(|input| batch::resolve_code(&checks, input))
@@ -204,11 +288,21 @@ async fn record_by_code(
         .filter_map(|c| checks.get(c))
         .collect();
     let [states, pings, flips] = batch_json(&changed, &applied);
-    sqlx::query(concat!(write_batch!(), "; COMMIT"))
+    let sql = if begin {
+        concat!("BEGIN IMMEDIATE; ", write_batch!(), "; COMMIT")
+    } else {
+        concat!(write_batch!(), "; COMMIT")
+    };
+    sqlx::query(sql)
         .bind(states)
         .bind(pings)
         .bind(flips)
         .execute(&mut *conn)
         .await?;
-    Ok(applied.outcomes)
+    for code in &applied.changed {
+        if let Some(check) = checks.get_mut(code) {
+            check.version += 1;
+        }
+    }
+    Ok((applied.outcomes, checks))
 }

@@ -414,3 +414,65 @@ contract_test!(
         assert!(store.flips(check.id).await.expect("flips").is_empty());
     }
 );
+
+contract_test!(pings_see_check_changes_made_between_batches, |store| {
+    let (project, _) = project(store).await;
+    let check = check(store, &project, "backup").await;
+    let code = || ping(PingTarget::Code(check.code), Action::Success);
+    record(store, code(), "2024-03-01T10:00:00Z").await;
+    store
+        .modify_check(check.id, |c| c.state.timeout = Duration::hours(2))
+        .await
+        .expect("modify")
+        .expect("exists");
+    record(store, code(), "2024-03-01T11:00:00Z").await;
+    let after = reload(store, &check).await;
+    assert_eq!(after.state.n_pings, 2);
+    assert_eq!(after.alert_after, Some(at("2024-03-01T14:00:00Z")));
+
+    assert!(store.delete_check(check.id).await.expect("delete"));
+    assert_eq!(
+        record(store, code(), "2024-03-01T12:00:00Z").await,
+        PingOutcome::NotFound
+    );
+});
+
+/// Two processes sharing one SQLite file: each one's pings build on the other's.
+#[tokio::test]
+async fn two_stores_on_one_sqlite_file_apply_each_others_pings() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let first = Store::connect(&url).await.expect("open");
+    first.migrate().await.expect("migrate");
+    let second = Store::connect(&url).await.expect("open again");
+    let (project, _) = project(&first).await;
+    let check = check(&first, &project, "shared").await;
+    let times = [
+        "2024-03-01T10:00:00Z",
+        "2024-03-01T10:01:00Z",
+        "2024-03-01T10:02:00Z",
+        "2024-03-01T10:03:00Z",
+    ];
+    for (i, now) in times.iter().enumerate() {
+        let store = if i % 2 == 0 { &first } else { &second };
+        record(
+            store,
+            ping(PingTarget::Code(check.code), Action::Success),
+            now,
+        )
+        .await;
+    }
+    let after = reload(&first, &check).await;
+    assert_eq!(
+        (after.state.n_pings, after.state.last_ping),
+        (4, Some(at(times[3])))
+    );
+    let numbers: Vec<i64> = first
+        .pings(check.id, 10)
+        .await
+        .expect("pings")
+        .iter()
+        .map(|p| p.n)
+        .collect();
+    assert_eq!(numbers, [4, 3, 2, 1]);
+}
