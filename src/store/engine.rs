@@ -422,16 +422,16 @@ macro_rules! engine {
             let Some((project_id, limit)) = project else {
                 return Ok(Err(PingOutcome::NotFound));
             };
-            // A rejected ping changes nothing, so it provisions nothing either.
-            if let Some(rejection) = reject {
-                return Ok(Err(PingOutcome::Rejected(rejection)));
-            }
             let (used,): (i64,) = sqlx::query_as("select count(*) from checks where project_id = $1")
                 .bind(project_id)
                 .fetch_one(&mut **tx)
                 .await?;
             if used >= limit.saturating_mul(2) {
                 return Ok(Err(PingOutcome::NotFound));
+            }
+            // A rejected ping changes nothing, so it provisions nothing either.
+            if let Some(rejection) = reject {
+                return Ok(Err(PingOutcome::Rejected(rejection)));
             }
             let mut check = CheckRecord::new(project_id, now);
             check.name = slug.to_owned();

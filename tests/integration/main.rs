@@ -3,5 +3,6 @@
 mod support;
 
 mod cli;
+mod ping_api;
 mod schedule_oracle;
 mod store;

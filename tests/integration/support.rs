@@ -1,15 +1,32 @@
 //! Test databases: a fresh SQLite file per test, and a fresh PostgreSQL database per test
-//! (copied from a migrated template) when `TEST_DATABASE_URL` is set.
+//! (copied from a migrated template) when `TEST_DATABASE_URL` is set. On top of them,
+//! [`TestApp`]: the whole HTTP application with a fake clock, called without a socket.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use overdue::store::Store;
+use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode};
+use chrono::{DateTime, Utc};
+use http_body_util::BodyExt;
+use overdue::app::App;
+use overdue::clock::{Clock, FakeClock};
+use overdue::config::Config;
+use overdue::keys::{ProjectKeys, new_project};
+use overdue::store::{CheckRecord, FlipRecord, PingRecord, ProjectRecord, Store};
+use serde_json::Value;
 use sqlx::Connection;
 use tokio::sync::OnceCell;
+use tower::ServiceExt;
+use uuid::Uuid;
 
 /// A migrated, empty store that is removed when dropped.
 pub struct TestDb {
     pub store: Store,
+    /// The database's URL, for opening it again (e.g. as an [`App`]).
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
     postgres_name: Option<String>,
 }
@@ -22,6 +39,7 @@ impl TestDb {
         store.migrate().await.expect("migrate SQLite");
         TestDb {
             store,
+            url,
             _dir: Some(dir),
             postgres_name: None,
         }
@@ -42,11 +60,11 @@ impl TestDb {
         )
         .await;
         admin.close().await.ok();
-        let store = Store::connect(&database_url(&admin_url, &name))
-            .await
-            .expect("open test database");
+        let url = database_url(&admin_url, &name);
+        let store = Store::connect(&url).await.expect("open test database");
         Some(TestDb {
             store,
+            url,
             _dir: None,
             postgres_name: Some(name),
         })
@@ -159,3 +177,323 @@ macro_rules! contract_test {
     };
 }
 pub(crate) use contract_test;
+
+/// The site root every [`TestApp`] is configured with.
+pub const SITE_ROOT: &str = "http://overdue.test";
+
+/// The client address of requests that do not set one.
+pub const DEFAULT_PEER: &str = "192.0.2.10:5555";
+
+/// Where every [`TestApp`]'s clock starts.
+pub const START: &str = "2024-03-01T10:00:00Z";
+
+/// A test instant, e.g. `at("2024-03-01T10:00:00Z")`.
+pub fn at(s: &str) -> DateTime<Utc> {
+    s.parse().expect("test instant")
+}
+
+/// A request from `peer` (`"10.1.2.3:4444"`), as the server's connection info reports it.
+pub fn from_peer(mut request: Request<Body>, peer: &str) -> Request<Body> {
+    let peer: SocketAddr = peer.parse().expect("peer address");
+    request.extensions_mut().insert(ConnectInfo(peer));
+    request
+}
+
+/// An answer, read to the end.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// A header's value as text; `None` if absent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII header"))
+    }
+}
+
+/// The application on a [`TestDb`], with a [`FakeClock`] and a project to work in.
+///
+/// Requests go straight to the router (`tower::ServiceExt::oneshot`), with
+/// [`DEFAULT_PEER`] as the client address unless the request carries its own.
+pub struct TestApp {
+    pub router: axum::Router,
+    /// The application's own store (the one its ping writers use).
+    pub store: Store,
+    pub clock: Arc<FakeClock>,
+    pub project: ProjectRecord,
+    pub keys: ProjectKeys,
+    /// Holds the background ping writers; they stop once the router is dropped.
+    _app: App,
+    // Last, so the database outlives the application's connections.
+    db: TestDb,
+}
+
+impl TestApp {
+    /// On a fresh SQLite database; `flags` are added to the command line
+    /// (`--database-url` and `--site-root` are set already).
+    pub async fn sqlite(flags: &[&str]) -> TestApp {
+        TestApp::on(TestDb::sqlite().await, flags).await
+    }
+
+    /// On a fresh PostgreSQL database; `None` when `TEST_DATABASE_URL` is unset.
+    pub async fn postgres(flags: &[&str]) -> Option<TestApp> {
+        Some(TestApp::on(TestDb::postgres().await?, flags).await)
+    }
+
+    async fn on(db: TestDb, flags: &[&str]) -> TestApp {
+        let mut args = vec!["--database-url", db.url.as_str(), "--site-root", SITE_ROOT];
+        args.extend_from_slice(flags);
+        let config = Config::from_flags(args).expect("test flags");
+        let clock = Arc::new(FakeClock::new(at(START)));
+        let app = App::build_with_clock(config, Arc::clone(&clock) as Arc<dyn Clock>)
+            .await
+            .expect("build app");
+        let router = overdue::http::router(app.state.clone());
+        let store = app.state.store.clone();
+        let (new, keys) = new_project("Test project");
+        let project = store
+            .create_project(&new, clock.now())
+            .await
+            .expect("create project");
+        TestApp {
+            router,
+            store,
+            clock,
+            project,
+            keys,
+            _app: app,
+            db,
+        }
+    }
+
+    /// The fake clock's time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Sends a request through the router and reads the whole answer.
+    pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
+        if request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_none()
+        {
+            request = from_peer(request, DEFAULT_PEER);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("read body").to_bytes();
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// A request without a body: `app.request("GET", "/ping/…")`.
+    pub async fn request(&self, method: &str, uri: &str) -> TestResponse {
+        self.request_with_body(method, uri, Vec::new()).await
+    }
+
+    pub async fn request_with_body(
+        &self,
+        method: &str,
+        uri: &str,
+        body: impl Into<Body>,
+    ) -> TestResponse {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(body.into())
+            .expect("request");
+        self.send(request).await
+    }
+
+    /// A Management API request with the project's read-write key.
+    pub async fn api(&self, method: &str, uri: &str, body: Option<&Value>) -> TestResponse {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("x-api-key", self.keys.api_key.as_str())
+            .header("content-type", "application/json")
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .expect("request");
+        self.send(request).await
+    }
+
+    /// `GET /api/v<version>/checks/<uuid>`, as JSON.
+    pub async fn api_check(&self, version: u8, check: &CheckRecord) -> Value {
+        let response = self
+            .api(
+                "GET",
+                &format!("/api/v{version}/checks/{}", check.code),
+                None,
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        response.json()
+    }
+
+    /// Creates a check through `POST /api/v3/checks/`.
+    pub async fn create_check(&self, spec: &Value) -> CheckRecord {
+        let response = self.api("POST", "/api/v3/checks/", Some(spec)).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+        let code = response.json()["uuid"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .expect("uuid in answer");
+        self.check_by_code(code).await
+    }
+
+    /// Changes a check through `POST /api/v3/checks/<uuid>`.
+    pub async fn update_check(&self, check: &CheckRecord, spec: &Value) -> CheckRecord {
+        let uri = format!("/api/v3/checks/{}", check.code);
+        let response = self.api("POST", &uri, Some(spec)).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        self.reload(check).await
+    }
+
+    /// Inserts a check of the project through the store, shaped by `change`.
+    pub async fn insert_check(&self, change: impl FnOnce(&mut CheckRecord)) -> CheckRecord {
+        let mut check = CheckRecord::new(self.project.id, self.now());
+        change(&mut check);
+        check.alert_after = check.state.going_down_after();
+        self.store.create_check(&check).await.expect("create check")
+    }
+
+    /// Changes a stored check directly (e.g. to pause it).
+    pub async fn modify_check(
+        &self,
+        check: &CheckRecord,
+        change: impl FnOnce(&mut CheckRecord) + Send,
+    ) -> CheckRecord {
+        self.store
+            .modify_check(check.id, change)
+            .await
+            .expect("modify check")
+            .expect("check exists")
+    }
+
+    pub async fn check_by_code(&self, code: Uuid) -> CheckRecord {
+        self.store
+            .check_by_code(code)
+            .await
+            .expect("load check")
+            .expect("check exists")
+    }
+
+    /// The check as stored now.
+    pub async fn reload(&self, check: &CheckRecord) -> CheckRecord {
+        self.check_by_code(check.code).await
+    }
+
+    /// The project's checks.
+    pub async fn checks(&self) -> Vec<CheckRecord> {
+        self.store
+            .checks_in_project(self.project.id)
+            .await
+            .expect("list checks")
+    }
+
+    /// The check's pings, newest first.
+    pub async fn pings(&self, check: &CheckRecord) -> Vec<PingRecord> {
+        self.store.pings(check.id, 1000).await.expect("pings")
+    }
+
+    /// The check's only ping.
+    pub async fn only_ping(&self, check: &CheckRecord) -> PingRecord {
+        let mut pings = self.pings(check).await;
+        assert_eq!(pings.len(), 1, "pings: {pings:?}");
+        pings.remove(0)
+    }
+
+    /// The check's flips, newest first.
+    pub async fn flips(&self, check: &CheckRecord) -> Vec<FlipRecord> {
+        self.store.flips(check.id).await.expect("flips")
+    }
+
+    /// Sets the project's check limit, which the store API cannot change.
+    pub async fn set_check_limit(&self, limit: i64) {
+        let sql = "update projects set check_limit = $1 where id = $2";
+        match &self.store {
+            Store::Sqlite(_) => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.db.url)
+                    .await
+                    .expect("connect to SQLite");
+                sqlx::query(sql)
+                    .bind(limit)
+                    .bind(self.project.id)
+                    .execute(&mut conn)
+                    .await
+                    .expect("set check limit");
+                conn.close().await.ok();
+            }
+            Store::Postgres(_) => {
+                let mut conn = sqlx::PgConnection::connect(&self.db.url)
+                    .await
+                    .expect("connect to PostgreSQL");
+                sqlx::query(sql)
+                    .bind(limit)
+                    .bind(self.project.id)
+                    .execute(&mut conn)
+                    .await
+                    .expect("set check limit");
+                conn.close().await.ok();
+            }
+        }
+    }
+}
+
+/// Defines one application test per engine: `name::sqlite` and `name::postgres`. Optional
+/// attributes (e.g. `#[ignore = "…"]`) apply to both; `flags = [...]` are added to the
+/// application's command line.
+macro_rules! app_test {
+    ($(#[$meta:meta])* $name:ident, |$app:ident| $body:block) => {
+        $crate::support::app_test!($(#[$meta])* $name, flags = [], |$app| $body);
+    };
+    ($(#[$meta:meta])* $name:ident, flags = [$($flag:expr),* $(,)?], |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: &$crate::support::TestApp) $body
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::sqlite(&[$($flag),*]).await;
+                run(&app).await;
+            }
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) = $crate::support::TestApp::postgres(&[$($flag),*]).await else {
+                    eprintln!("skipped: TEST_DATABASE_URL is not set");
+                    return;
+                };
+                run(&app).await;
+            }
+        }
+    };
+}
+pub(crate) use app_test;
