@@ -76,6 +76,9 @@ impl Store {
             // SQLite has one write lock; one connection holding it keeps its cache warm.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                // A local file needs no liveness probe, which would cost a round trip to
+                // the connection's thread on every batch.
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
             Ok(Store::Sqlite(SqliteStore {
