@@ -28,13 +28,7 @@ impl App {
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let store = Store::connect(config.database_url.expose())
-            .await
-            .context("cannot open the database")?;
-        store
-            .migrate()
-            .await
-            .context("cannot migrate the database")?;
+        let store = open_store(&config).await?;
         let tracker = TaskTracker::new();
         let ingest = Ingest::start(&store, &clock, &tracker);
         let site_root = config.site_root().into();
@@ -68,4 +62,16 @@ impl App {
         store.close().await;
         Ok(())
     }
+}
+
+/// Opens the database named by the settings and applies pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(config.database_url.expose())
+        .await
+        .context("cannot open the database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(store)
 }

@@ -6,11 +6,10 @@ use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::App;
+use crate::app::{App, open_store};
 use crate::config::Config;
 use crate::domain::schedule::{Schedule, parse_timezone};
 use crate::keys::new_project;
-use crate::store::Store;
 
 /// Overdue: cron-job and heartbeat monitoring, wire-compatible with healthchecks.io.
 #[derive(Debug, Parser)]
@@ -83,17 +82,6 @@ pub async fn run(cli: Cli, out: &mut (impl Write + Send)) -> anyhow::Result<()> 
         }
         Some(Command::Schedule(ScheduleCommand::Next(args))) => schedule_next(&args, out),
     }
-}
-
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(config.database_url.expose())
-        .await
-        .context("cannot open the database")?;
-    store
-        .migrate()
-        .await
-        .context("cannot migrate the database")?;
-    Ok(store)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
