@@ -1,6 +1,7 @@
 //! Applying a batch of pings to their checks, in memory: what both engines' ping writes share.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -89,4 +90,52 @@ pub(super) fn apply(
         applied.outcomes.push(PingOutcome::Recorded { created });
     }
     applied
+}
+
+/// A batch's outcomes, and its checks as now stored.
+pub(super) type Written = (Vec<PingOutcome>, HashMap<Uuid, CheckRecord>);
+
+/// Every write of a check bumps its version; keeps the copies in step.
+pub(super) fn bump_versions(checks: &mut HashMap<Uuid, CheckRecord>, changed: &[Uuid]) {
+    for code in changed {
+        if let Some(check) = checks.get_mut(code) {
+            check.version += 1;
+        }
+    }
+}
+
+/// The ping writers' copies of checks, as last written (versions included). A batch
+/// whose checks are all here need not read them; its writes are conditioned on these
+/// versions, so a stale copy makes the batch fail instead of overwriting newer data.
+#[derive(Debug, Clone, Default)]
+pub struct PingCache(Arc<Mutex<HashMap<Uuid, CheckRecord>>>);
+
+/// More copies than this and the cache starts over.
+const MAX_CACHED_CHECKS: usize = 200_000;
+
+impl PingCache {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, CheckRecord>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Copies of all these checks, or `None` unless every one is cached.
+    pub(super) fn get_all(&self, codes: &[Uuid]) -> Option<HashMap<Uuid, CheckRecord>> {
+        let cache = self.lock();
+        codes
+            .iter()
+            .map(|code| cache.get(code).map(|c| (*code, c.clone())))
+            .collect()
+    }
+
+    pub(super) fn put(&self, checks: HashMap<Uuid, CheckRecord>) {
+        let mut cache = self.lock();
+        if cache.len() + checks.len() > MAX_CACHED_CHECKS {
+            cache.clear();
+        }
+        cache.extend(checks);
+    }
+
+    pub(super) fn clear(&self) {
+        self.lock().clear();
+    }
 }

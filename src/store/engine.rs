@@ -176,7 +176,7 @@ macro_rules! engine {
                 &self,
                 batch: &[PingInput],
                 now: DateTime<Utc>,
-            ) -> Result<Vec<PingOutcome>, StoreError> {
+            ) -> Result<batch::Written, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let mut checks: HashMap<Uuid, CheckRecord> =
                     Self::lock_by_codes(&mut tx, &batch::codes(batch))
@@ -193,7 +193,8 @@ macro_rules! engine {
                     applied.changed.iter().filter_map(|code| checks.get(code)).collect();
                 Self::write_batch(&mut tx, &changed, &applied).await?;
                 tx.commit().await?;
-                Ok(applied.outcomes)
+                batch::bump_versions(&mut checks, &applied.changed);
+                Ok((applied.outcomes, checks))
             }
 
             /// A check's pings, newest first.

@@ -84,7 +84,7 @@ impl Store {
             Ok(Store::Sqlite(SqliteStore {
                 pool,
                 writer,
-                ping_cache: sqlite::PingCache::default(),
+                ping_cache: batch::PingCache::default(),
             }))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
@@ -95,6 +95,7 @@ impl Store {
             Ok(Store::Postgres(PostgresStore {
                 writer: pool.clone(),
                 pool,
+                ping_cache: batch::PingCache::default(),
             }))
         } else {
             Err(StoreError::UnsupportedUrl)

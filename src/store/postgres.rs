@@ -1,5 +1,11 @@
 //! The store on PostgreSQL. Batch reads and writes pass each column as an array and
 //! `unnest` them, so a batch of any size is one prepared statement.
+//!
+//! A batch of pings by UUID whose checks the writer has copies of is one statement in its
+//! own implicit transaction: the check updates (each conditioned on its version), the pings
+//! and the flips, ending in a division by zero unless every update matched, which undoes
+//! the whole statement. Otherwise, or after such a failure, the batch runs in a transaction
+//! that reads and locks its checks first.
 
 use std::collections::HashMap;
 
@@ -7,7 +13,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::batch::{self, Applied};
+use super::batch::{self, Applied, PingCache, Written};
 use super::engine::{check_columns, engine, project_columns};
 use super::records::{
     CheckRecord, CheckRow, FlipRecord, FlipRow, KeyAccess, NewProject, PingInput, PingOutcome,
@@ -20,7 +26,8 @@ engine!(
     PostgresStore,
     sqlx::Postgres,
     begin_write = "BEGIN",
-    lock = " for update"
+    lock = " for update",
+    ping_cache: PingCache,
 );
 
 impl PostgresStore {
@@ -49,7 +56,139 @@ impl PostgresStore {
         batch: &[PingInput],
         now: DateTime<Utc>,
     ) -> Result<Vec<PingOutcome>, StoreError> {
-        self.record_pings_in_transaction(batch, now).await
+        if batch
+            .iter()
+            .any(|input| matches!(input.target, PingTarget::Slug { .. }))
+        {
+            // This path writes checks without the cache; drop copies it may make stale.
+            self.ping_cache.clear();
+            return Ok(self.record_pings_in_transaction(batch, now).await?.0);
+        }
+        let codes = batch::codes(batch);
+        if let Some(copies) = self.ping_cache.get_all(&codes) {
+            match self.write_in_one_statement(batch, copies, now).await {
+                Ok((outcomes, written)) => {
+                    self.ping_cache.put(written);
+                    return Ok(outcomes);
+                }
+                // A copy was stale (or the write failed, and nothing was written).
+                Err(_) => self.ping_cache.clear(),
+            }
+        }
+        let (outcomes, written) = self.record_pings_in_transaction(batch, now).await?;
+        self.ping_cache.put(written);
+        Ok(outcomes)
+    }
+
+    async fn write_in_one_statement(
+        &self,
+        batch: &[PingInput],
+        mut checks: HashMap<Uuid, CheckRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
+        let resolved = batch
+            .iter()
+            .map(|input| batch::resolve_code(&checks, input))
+            .collect();
+        let applied = batch::apply(&mut checks, batch, resolved, now);
+        let changed: Vec<&CheckRecord> = applied
+            .changed
+            .iter()
+            .filter_map(|c| checks.get(c))
+            .collect();
+        let expected = i64::try_from(changed.len()).unwrap_or(i64::MAX);
+        let column = |f: &dyn Fn(&CheckRecord) -> Option<i64>| {
+            changed.iter().map(|c| f(c)).collect::<Vec<_>>()
+        };
+        let pings = &applied.pings;
+        let flips = &applied.flips;
+        sqlx::query(
+            "with j as (select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], \
+             $4::bigint[], $5::bigint[], $6::uuid[], $7::bigint[], $8::boolean[], $9::bigint[], \
+             $10::text[]) as j(id, version, n_pings, last_ping, last_start, last_start_rid, \
+             last_duration, has_confirmation_link, alert_after, status)), \
+             u as (update checks set n_pings = j.n_pings, last_ping = j.last_ping, \
+             last_start = j.last_start, last_start_rid = j.last_start_rid, \
+             last_duration = j.last_duration, has_confirmation_link = j.has_confirmation_link, \
+             alert_after = j.alert_after, status = j.status, version = checks.version + 1 \
+             from j where checks.id = j.id and checks.version = j.version returning checks.id), \
+             p as (insert into pings (check_id, n, created, kind, scheme, remote_addr, method, \
+             ua, body, exitstatus, rid) select * from unnest($11::bigint[], $12::bigint[], \
+             $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], \
+             $19::bytea[], $20::bigint[], $21::uuid[])), \
+             f as (insert into flips (check_id, created, old_status, new_status, reason) \
+             select * from unnest($22::bigint[], $23::bigint[], $24::text[], $25::text[], \
+             $26::text[])) \
+             select 1 / (case when (select count(*) from u) = $27 then 1 else 0 end)",
+        )
+        .bind(changed.iter().map(|c| c.id).collect::<Vec<_>>())
+        .bind(changed.iter().map(|c| c.version).collect::<Vec<_>>())
+        .bind(changed.iter().map(|c| c.state.n_pings).collect::<Vec<_>>())
+        .bind(column(&|c| c.state.last_ping.map(millis)))
+        .bind(column(&|c| c.state.last_start.map(millis)))
+        .bind(
+            changed
+                .iter()
+                .map(|c| c.state.last_start_rid)
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(&|c| {
+            c.state.last_duration.map(|d| d.num_milliseconds())
+        }))
+        .bind(
+            changed
+                .iter()
+                .map(|c| c.state.has_confirmation_link)
+                .collect::<Vec<_>>(),
+        )
+        .bind(column(&|c| c.alert_after.map(millis)))
+        .bind(
+            changed
+                .iter()
+                .map(|c| c.state.status.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(pings.iter().map(|p| p.check_id).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.n).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.created).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.kind).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.scheme.as_str()).collect::<Vec<_>>())
+        .bind(
+            pings
+                .iter()
+                .map(|p| p.remote_addr.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(pings.iter().map(|p| p.method.as_str()).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.ua.as_str()).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.body.as_ref()).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.exit_status).collect::<Vec<_>>())
+        .bind(pings.iter().map(|p| p.rid).collect::<Vec<_>>())
+        .bind(flips.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind(
+            flips
+                .iter()
+                .map(|(_, f)| millis(f.created))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            flips
+                .iter()
+                .map(|(_, f)| f.old_status.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            flips
+                .iter()
+                .map(|(_, f)| f.new_status.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(flips.iter().map(|(_, f)| f.reason).collect::<Vec<_>>())
+        .bind(expected)
+        .execute(&self.writer)
+        .await?;
+        batch::bump_versions(&mut checks, &applied.changed);
+        Ok((applied.outcomes, checks))
     }
 
     /// Writes a batch: the columns a ping changes for each changed check, the pings and

@@ -9,14 +9,13 @@
 //! fresh rows: two round trips, the read with `BEGIN IMMEDIATE`, the writes with `COMMIT`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::batch::{self, Applied};
+use super::batch::{self, Applied, PingCache, Written};
 use super::engine::{check_columns, engine, project_columns};
 use super::records::{
     CheckRecord, CheckRow, FlipRecord, FlipRow, KeyAccess, NewProject, PingInput, PingOutcome,
@@ -34,40 +33,6 @@ engine!(
     lock = "",
     ping_cache: PingCache,
 );
-
-/// The ping writer's copies of checks, as last written (versions included).
-#[derive(Debug, Clone, Default)]
-pub struct PingCache(Arc<Mutex<HashMap<Uuid, CheckRecord>>>);
-
-/// More copies than this and the cache starts over.
-const MAX_CACHED_CHECKS: usize = 200_000;
-
-impl PingCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CheckRecord>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Copies of all these checks, or `None` unless every one is cached.
-    fn get_all(&self, codes: &[Uuid]) -> Option<HashMap<Uuid, CheckRecord>> {
-        let cache = self.lock();
-        codes
-            .iter()
-            .map(|code| cache.get(code).map(|c| (*code, c.clone())))
-            .collect()
-    }
-
-    fn put(&self, checks: HashMap<Uuid, CheckRecord>) {
-        let mut cache = self.lock();
-        if cache.len() + checks.len() > MAX_CACHED_CHECKS {
-            cache.clear();
-        }
-        cache.extend(checks);
-    }
-
-    fn clear(&self) {
-        self.lock().clear();
-    }
-}
 
 /// Selects the checks whose codes are in the JSON array of hex strings `$1`.
 macro_rules! select_by_codes {
@@ -216,7 +181,7 @@ impl SqliteStore {
         {
             // This path writes checks without the cache; drop copies it may make stale.
             self.ping_cache.clear();
-            return self.record_pings_in_transaction(batch, now).await;
+            return Ok(self.record_pings_in_transaction(batch, now).await?.0);
         }
         let codes = batch::codes(batch);
         let mut conn = self.writer.acquire().await?;
@@ -251,8 +216,6 @@ impl SqliteStore {
 async fn rollback(conn: &mut sqlx::SqliteConnection) {
     let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
 }
-
-type Written = (Vec<PingOutcome>, HashMap<Uuid, CheckRecord>);
 
 /// Reads the batch's checks as the transaction begins, then applies and writes the batch.
 async fn read_and_write(
@@ -299,10 +262,6 @@ async fn apply_and_write(
         .bind(flips)
         .execute(&mut *conn)
         .await?;
-    for code in &applied.changed {
-        if let Some(check) = checks.get_mut(code) {
-            check.version += 1;
-        }
-    }
+    batch::bump_versions(&mut checks, &applied.changed);
     Ok((applied.outcomes, checks))
 }
