@@ -201,7 +201,7 @@ macro_rules! engine {
             pub async fn pings(&self, check_id: i64, limit: i64) -> Result<Vec<PingRecord>, StoreError> {
                 sqlx::query_as::<_, PingRow>(
                     "select n, created, kind, scheme, remote_addr, method, ua, body, exitstatus, rid \
-                     from pings where check_id = $1 order by id desc limit $2",
+                     from pings where check_id = $1 order by n desc limit $2",
                 )
                 .bind(check_id)
                 .bind(limit)
