@@ -1,7 +1,7 @@
 //! The ping endpoints, every URL form and answer of healthchecks.io's:
 //! `/ping/<uuid>[/start|/fail|/log|/<exit status>]` and the same after `/ping/<ping_key>/<slug>`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -130,10 +130,8 @@ fn client(state: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> (Optio
         .filter(|addr| !addr.is_empty())
         .map(|addr| {
             // healthchecks.io: "a.b.c.d:port" (Azure) loses its port.
-            match addr.split_once(':') {
-                Some((ip, _)) if addr.contains('.') => ip.to_owned(),
-                _ => addr.to_owned(),
-            }
+            addr.parse::<SocketAddrV4>()
+                .map_or_else(|_| addr.to_owned(), |with_port| with_port.ip().to_string())
         });
     let remote_addr = forwarded.or_else(|| peer.map(|ip| ip.to_canonical().to_string()));
     let scheme = header("x-forwarded-proto").unwrap_or("http").to_owned();
