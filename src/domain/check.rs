@@ -11,9 +11,6 @@ use uuid::Uuid;
 
 use super::schedule::{Cron, OnCalendar, parse_timezone};
 
-/// A run that started more than this long before its finish is not paired with it.
-pub const MAX_DURATION: Duration = Duration::hours(72);
-
 /// The stored status of a check. Display adds `grace` and `started` ([`DisplayStatus`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
