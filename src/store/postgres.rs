@@ -96,14 +96,37 @@ impl PostgresStore {
             .iter()
             .filter_map(|c| checks.get(c))
             .collect();
-        let expected = i64::try_from(changed.len()).unwrap_or(i64::MAX);
-        let column = |f: &dyn Fn(&CheckRecord) -> Option<i64>| {
-            changed.iter().map(|c| f(c)).collect::<Vec<_>>()
-        };
-        let pings = &applied.pings;
-        let flips = &applied.flips;
-        sqlx::query(
-            "with j as (select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], \
+        write_statement(&self.writer, &changed, &applied).await?;
+        batch::bump_versions(&mut checks, &applied.changed);
+        Ok((applied.outcomes, checks))
+    }
+
+    /// Writes a batch: the columns a ping changes for each changed check, the pings and
+    /// the flips.
+    async fn write_batch(
+        tx: &mut Tx,
+        checks: &[&CheckRecord],
+        applied: &Applied,
+    ) -> Result<(), StoreError> {
+        write_statement(&mut **tx, checks, applied).await
+    }
+}
+
+/// Writes a batch in one statement: the changed checks' states, each conditioned on its
+/// version, the pings and the flips. Unless every check update matched, it divides by zero,
+/// which undoes the whole statement.
+async fn write_statement<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Postgres>,
+    changed: &[&CheckRecord],
+    applied: &Applied,
+) -> Result<(), StoreError> {
+    let expected = i64::try_from(changed.len()).unwrap_or(i64::MAX);
+    let column =
+        |f: &dyn Fn(&CheckRecord) -> Option<i64>| changed.iter().map(|c| f(c)).collect::<Vec<_>>();
+    let pings = &applied.pings;
+    let flips = &applied.flips;
+    sqlx::query(
+        "with j as (select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], \
              $4::bigint[], $5::bigint[], $6::uuid[], $7::bigint[], $8::boolean[], $9::bigint[], \
              $10::text[]) as j(id, version, n_pings, last_ping, last_start, last_start_rid, \
              last_duration, has_confirmation_link, alert_after, status)), \
@@ -120,168 +143,72 @@ impl PostgresStore {
              select * from unnest($22::bigint[], $23::bigint[], $24::text[], $25::text[], \
              $26::text[])) \
              select 1 / (case when (select count(*) from u) = $27 then 1 else 0 end)",
-        )
-        .bind(changed.iter().map(|c| c.id).collect::<Vec<_>>())
-        .bind(changed.iter().map(|c| c.version).collect::<Vec<_>>())
-        .bind(changed.iter().map(|c| c.state.n_pings).collect::<Vec<_>>())
-        .bind(column(&|c| c.state.last_ping.map(millis)))
-        .bind(column(&|c| c.state.last_start.map(millis)))
-        .bind(
-            changed
-                .iter()
-                .map(|c| c.state.last_start_rid)
-                .collect::<Vec<_>>(),
-        )
-        .bind(column(&|c| {
-            c.state.last_duration.map(|d| d.num_milliseconds())
-        }))
-        .bind(
-            changed
-                .iter()
-                .map(|c| c.state.has_confirmation_link)
-                .collect::<Vec<_>>(),
-        )
-        .bind(column(&|c| c.alert_after.map(millis)))
-        .bind(
-            changed
-                .iter()
-                .map(|c| c.state.status.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(pings.iter().map(|p| p.check_id).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.n).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.created).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.kind).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.scheme.as_str()).collect::<Vec<_>>())
-        .bind(
-            pings
-                .iter()
-                .map(|p| p.remote_addr.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(pings.iter().map(|p| p.method.as_str()).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.ua.as_str()).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.body.as_ref()).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.exit_status).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.rid).collect::<Vec<_>>())
-        .bind(flips.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-        .bind(
-            flips
-                .iter()
-                .map(|(_, f)| millis(f.created))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            flips
-                .iter()
-                .map(|(_, f)| f.old_status.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            flips
-                .iter()
-                .map(|(_, f)| f.new_status.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(flips.iter().map(|(_, f)| f.reason).collect::<Vec<_>>())
-        .bind(expected)
-        .execute(&self.writer)
-        .await?;
-        batch::bump_versions(&mut checks, &applied.changed);
-        Ok((applied.outcomes, checks))
-    }
-
-    /// Writes a batch: the columns a ping changes for each changed check, the pings and
-    /// the flips.
-    async fn write_batch(
-        tx: &mut Tx,
-        checks: &[&CheckRecord],
-        applied: &Applied,
-    ) -> Result<(), StoreError> {
-        if checks.is_empty() {
-            return Ok(());
-        }
-        let column = |f: &dyn Fn(&CheckRecord) -> Option<i64>| {
-            checks.iter().map(|c| f(c)).collect::<Vec<_>>()
-        };
-        sqlx::query(
-            "update checks set n_pings = j.n_pings, last_ping = j.last_ping, \
-             last_start = j.last_start, last_start_rid = j.last_start_rid, \
-             last_duration = j.last_duration, has_confirmation_link = j.has_confirmation_link, \
-             alert_after = j.alert_after, status = j.status, version = checks.version + 1 \
-             from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::uuid[], \
-             $6::bigint[], $7::boolean[], $8::bigint[], $9::text[]) \
-             as j(id, n_pings, last_ping, last_start, last_start_rid, last_duration, \
-             has_confirmation_link, alert_after, status) where checks.id = j.id",
-        )
-        .bind(checks.iter().map(|c| c.id).collect::<Vec<_>>())
-        .bind(checks.iter().map(|c| c.state.n_pings).collect::<Vec<_>>())
-        .bind(column(&|c| c.state.last_ping.map(millis)))
-        .bind(column(&|c| c.state.last_start.map(millis)))
-        .bind(
-            checks
-                .iter()
-                .map(|c| c.state.last_start_rid)
-                .collect::<Vec<_>>(),
-        )
-        .bind(column(&|c| {
-            c.state.last_duration.map(|d| d.num_milliseconds())
-        }))
-        .bind(
-            checks
-                .iter()
-                .map(|c| c.state.has_confirmation_link)
-                .collect::<Vec<_>>(),
-        )
-        .bind(column(&|c| c.alert_after.map(millis)))
-        .bind(
-            checks
-                .iter()
-                .map(|c| c.state.status.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut **tx)
-        .await?;
-
-        let pings = &applied.pings;
-        sqlx::query(
-            "insert into pings (check_id, n, created, kind, scheme, remote_addr, method, ua, \
-             body, exitstatus, rid) select * from unnest($1::bigint[], $2::bigint[], \
-             $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
-             $9::bytea[], $10::bigint[], $11::uuid[])",
-        )
-        .bind(pings.iter().map(|p| p.check_id).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.n).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.created).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.kind).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.scheme.as_str()).collect::<Vec<_>>())
-        .bind(
-            pings
-                .iter()
-                .map(|p| p.remote_addr.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(pings.iter().map(|p| p.method.as_str()).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.ua.as_str()).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.body.as_ref()).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.exit_status).collect::<Vec<_>>())
-        .bind(pings.iter().map(|p| p.rid).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
-
-        for (check_id, flip) in &applied.flips {
-            sqlx::query(
-                "insert into flips (check_id, created, old_status, new_status, reason) \
-                 values ($1, $2, $3, $4, $5)",
-            )
-            .bind(check_id)
-            .bind(millis(flip.created))
-            .bind(flip.old_status.as_str())
-            .bind(flip.new_status.as_str())
-            .bind(flip.reason)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Ok(())
-    }
+    )
+    .bind(changed.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(changed.iter().map(|c| c.version).collect::<Vec<_>>())
+    .bind(changed.iter().map(|c| c.state.n_pings).collect::<Vec<_>>())
+    .bind(column(&|c| c.state.last_ping.map(millis)))
+    .bind(column(&|c| c.state.last_start.map(millis)))
+    .bind(
+        changed
+            .iter()
+            .map(|c| c.state.last_start_rid)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(&|c| {
+        c.state.last_duration.map(|d| d.num_milliseconds())
+    }))
+    .bind(
+        changed
+            .iter()
+            .map(|c| c.state.has_confirmation_link)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(&|c| c.alert_after.map(millis)))
+    .bind(
+        changed
+            .iter()
+            .map(|c| c.state.status.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(pings.iter().map(|p| p.check_id).collect::<Vec<_>>())
+    .bind(pings.iter().map(|p| p.n).collect::<Vec<_>>())
+    .bind(pings.iter().map(|p| p.created).collect::<Vec<_>>())
+    .bind(pings.iter().map(|p| p.kind).collect::<Vec<_>>())
+    .bind(pings.iter().map(|p| p.scheme.as_str()).collect::<Vec<_>>())
+    .bind(
+        pings
+            .iter()
+            .map(|p| p.remote_addr.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(pings.iter().map(|p| p.method.as_str()).collect::<Vec<_>>())
+    .bind(pings.iter().map(|p| p.ua.as_str()).collect::<Vec<_>>())
+    .bind(pings.iter().map(|p| p.body.as_ref()).collect::<Vec<_>>())
+    .bind(pings.iter().map(|p| p.exit_status).collect::<Vec<_>>())
+    .bind(pings.iter().map(|p| p.rid).collect::<Vec<_>>())
+    .bind(flips.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(
+        flips
+            .iter()
+            .map(|(_, f)| millis(f.created))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        flips
+            .iter()
+            .map(|(_, f)| f.old_status.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        flips
+            .iter()
+            .map(|(_, f)| f.new_status.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(flips.iter().map(|(_, f)| f.reason).collect::<Vec<_>>())
+    .bind(expected)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
