@@ -40,14 +40,6 @@ pub struct Ingest {
     hasher: std::hash::RandomState,
 }
 
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("target", &self.input.target)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Ingest {
     /// Starts the writers: one for SQLite (it has one write lock), several for PostgreSQL.
     /// They stop once every `Ingest` handle is dropped and the queues are drained.

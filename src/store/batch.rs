@@ -15,12 +15,19 @@ pub(super) type Resolved = Result<(Uuid, bool), PingOutcome>;
 
 /// What a batch writes.
 #[derive(Debug, Default)]
-pub(super) struct Applied {
+pub(super) struct Applied<'a> {
     pub outcomes: Vec<PingOutcome>,
     /// Checks whose state changed, in first-touched order.
     pub changed: Vec<Uuid>,
-    pub pings: Vec<NewPing>,
+    pub pings: Vec<NewPing<'a>>,
     pub flips: Vec<(i64, Flip)>,
+}
+
+/// Whether every ping names its check by UUID (the fast paths handle only those).
+pub(super) fn all_by_code(batch: &[PingInput]) -> bool {
+    batch
+        .iter()
+        .all(|input| matches!(input.target, PingTarget::Code(_)))
 }
 
 /// The batch's codes, for loading their checks in one query.
@@ -47,12 +54,12 @@ pub(super) fn resolve_code(checks: &HashMap<Uuid, CheckRecord>, input: &PingInpu
 }
 
 /// Applies the pings in order, so several pings of one check build on each other.
-pub(super) fn apply(
+pub(super) fn apply<'a>(
     checks: &mut HashMap<Uuid, CheckRecord>,
-    batch: &[PingInput],
+    batch: &'a [PingInput],
     resolved: Vec<Resolved>,
     now: DateTime<Utc>,
-) -> Applied {
+) -> Applied<'a> {
     let mut applied = Applied {
         outcomes: Vec::with_capacity(batch.len()),
         pings: Vec::with_capacity(batch.len()),

@@ -20,6 +20,51 @@ macro_rules! check_columns {
     };
 }
 
+/// The columns a check's writes set, in the order [`bind_check_fields`] binds them.
+macro_rules! check_fields {
+    () => {
+        "name, slug, tags, description, kind, timeout, grace, schedule, tz, filter_subject, \
+         filter_body, filter_http_body, filter_default_fail, start_kw, success_kw, failure_kw, \
+         methods, manual_resume, n_pings, last_ping, last_start, last_start_rid, last_duration, \
+         has_confirmation_link, alert_after, status"
+    };
+}
+
+/// Binds the values of [`check_fields`] from a `CheckRecord`.
+macro_rules! bind_check_fields {
+    ($query:expr, $check:expr) => {{
+        let c = $check;
+        let s = &c.state;
+        $query
+            .bind(&c.name)
+            .bind(&c.slug)
+            .bind(&c.tags)
+            .bind(&c.desc)
+            .bind(s.kind.as_str())
+            .bind(s.timeout.num_seconds())
+            .bind(s.grace.num_seconds())
+            .bind(&s.schedule)
+            .bind(&s.tz)
+            .bind(c.filter_subject)
+            .bind(c.filter_body)
+            .bind(s.filter_http_body)
+            .bind(s.filter_default_fail)
+            .bind(&s.start_kw)
+            .bind(&s.success_kw)
+            .bind(&s.failure_kw)
+            .bind(&s.methods)
+            .bind(s.manual_resume)
+            .bind(s.n_pings)
+            .bind(s.last_ping.map(millis))
+            .bind(s.last_start.map(millis))
+            .bind(s.last_start_rid)
+            .bind(s.last_duration.map(|d| d.num_milliseconds()))
+            .bind(s.has_confirmation_link)
+            .bind(c.alert_after.map(millis))
+            .bind(s.status.as_str())
+    }};
+}
+
 macro_rules! project_columns {
     () => {
         "id, code, name, ping_key, badge_key, show_slugs, check_limit"
@@ -274,48 +319,18 @@ macro_rules! engine {
             tx: &mut sqlx::Transaction<'static, $db>,
             c: &CheckRecord,
         ) -> Result<i64, StoreError> {
-            let s = &c.state;
-            let (id,): (i64,) = sqlx::query_as(
-                "insert into checks (code, project_id, name, slug, tags, description, kind, \
-                 timeout, grace, schedule, tz, filter_subject, filter_body, filter_http_body, \
-                 filter_default_fail, start_kw, success_kw, failure_kw, methods, manual_resume, \
-                 badge_key, n_pings, last_ping, last_start, last_start_rid, last_duration, \
-                 has_confirmation_link, alert_after, status, created) values ($1, $2, $3, $4, \
-                 $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-                 $22, $23, $24, $25, $26, $27, $28, $29, $30) returning id",
-            )
-            .bind(c.code)
-            .bind(c.project_id)
-            .bind(&c.name)
-            .bind(&c.slug)
-            .bind(&c.tags)
-            .bind(&c.desc)
-            .bind(s.kind.as_str())
-            .bind(s.timeout.num_seconds())
-            .bind(s.grace.num_seconds())
-            .bind(&s.schedule)
-            .bind(&s.tz)
-            .bind(c.filter_subject)
-            .bind(c.filter_body)
-            .bind(s.filter_http_body)
-            .bind(s.filter_default_fail)
-            .bind(&s.start_kw)
-            .bind(&s.success_kw)
-            .bind(&s.failure_kw)
-            .bind(&s.methods)
-            .bind(s.manual_resume)
-            .bind(c.badge_key)
-            .bind(s.n_pings)
-            .bind(s.last_ping.map(millis))
-            .bind(s.last_start.map(millis))
-            .bind(s.last_start_rid)
-            .bind(s.last_duration.map(|d| d.num_milliseconds()))
-            .bind(s.has_confirmation_link)
-            .bind(c.alert_after.map(millis))
-            .bind(s.status.as_str())
-            .bind(millis(c.created))
-            .fetch_one(&mut **tx)
-            .await?;
+            let query = sqlx::query_as(concat!(
+                "insert into checks (", check_fields!(), ", code, project_id, badge_key, created) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) returning id"
+            ));
+            let (id,): (i64,) = bind_check_fields!(query, c)
+                .bind(c.code)
+                .bind(c.project_id)
+                .bind(c.badge_key)
+                .bind(millis(c.created))
+                .fetch_one(&mut **tx)
+                .await?;
             Ok(id)
         }
 
@@ -323,45 +338,12 @@ macro_rules! engine {
             tx: &mut sqlx::Transaction<'static, $db>,
             c: &CheckRecord,
         ) -> Result<(), StoreError> {
-            let s = &c.state;
-            sqlx::query(
-                "update checks set name = $2, slug = $3, tags = $4, description = $5, kind = $6, \
-                 timeout = $7, grace = $8, schedule = $9, tz = $10, filter_subject = $11, \
-                 filter_body = $12, filter_http_body = $13, filter_default_fail = $14, \
-                 start_kw = $15, success_kw = $16, failure_kw = $17, methods = $18, \
-                 manual_resume = $19, n_pings = $20, last_ping = $21, last_start = $22, \
-                 last_start_rid = $23, last_duration = $24, has_confirmation_link = $25, \
-                 alert_after = $26, status = $27, version = version + 1 where id = $1",
-            )
-            .bind(c.id)
-            .bind(&c.name)
-            .bind(&c.slug)
-            .bind(&c.tags)
-            .bind(&c.desc)
-            .bind(s.kind.as_str())
-            .bind(s.timeout.num_seconds())
-            .bind(s.grace.num_seconds())
-            .bind(&s.schedule)
-            .bind(&s.tz)
-            .bind(c.filter_subject)
-            .bind(c.filter_body)
-            .bind(s.filter_http_body)
-            .bind(s.filter_default_fail)
-            .bind(&s.start_kw)
-            .bind(&s.success_kw)
-            .bind(&s.failure_kw)
-            .bind(&s.methods)
-            .bind(s.manual_resume)
-            .bind(s.n_pings)
-            .bind(s.last_ping.map(millis))
-            .bind(s.last_start.map(millis))
-            .bind(s.last_start_rid)
-            .bind(s.last_duration.map(|d| d.num_milliseconds()))
-            .bind(s.has_confirmation_link)
-            .bind(c.alert_after.map(millis))
-            .bind(s.status.as_str())
-            .execute(&mut **tx)
-            .await?;
+            let query = sqlx::query(concat!(
+                "update checks set (", check_fields!(), ") = ($1, $2, $3, $4, $5, $6, $7, $8, \
+                 $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, \
+                 $25, $26), version = version + 1 where id = $27"
+            ));
+            bind_check_fields!(query, c).bind(c.id).execute(&mut **tx).await?;
             Ok(())
         }
 
@@ -443,4 +425,4 @@ macro_rules! engine {
     };
 }
 
-pub(super) use {check_columns, engine, project_columns};
+pub(super) use {bind_check_fields, check_columns, check_fields, engine, project_columns};

@@ -1,7 +1,8 @@
 //! Storage: one API over SQLite (the embedded default) and PostgreSQL (several instances).
 //!
 //! Handlers never see sqlx: they call [`Store`] methods, which return domain records and
-//! [`StoreError`]. Both engines run the same SQL (see `engine.rs`) and the same contract tests.
+//! [`StoreError`]. Both engines share their SQL (`engine.rs`) except for the batch writes of
+//! the ping path (`sqlite.rs`, `postgres.rs`), and both run the same contract tests.
 
 mod batch;
 mod engine;

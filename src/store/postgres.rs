@@ -14,10 +14,10 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::batch::{self, Applied, PingCache, Written};
-use super::engine::{check_columns, engine, project_columns};
+use super::engine::{bind_check_fields, check_columns, check_fields, engine, project_columns};
 use super::records::{
-    CheckRecord, CheckRow, FlipRecord, FlipRow, KeyAccess, NewProject, PingInput, PingOutcome,
-    PingRecord, PingRejection, PingRow, PingTarget, ProjectRecord, millis,
+    CheckRecord, CheckRow, FlipRecord, FlipRow, KeyAccess, NewPing, NewProject, PingInput,
+    PingOutcome, PingRecord, PingRejection, PingRow, PingTarget, ProjectRecord, millis,
 };
 
 type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
@@ -56,10 +56,7 @@ impl PostgresStore {
         batch: &[PingInput],
         now: DateTime<Utc>,
     ) -> Result<Vec<PingOutcome>, StoreError> {
-        if batch
-            .iter()
-            .any(|input| matches!(input.target, PingTarget::Slug { .. }))
-        {
+        if !batch::all_by_code(batch) {
             // This path writes checks without the cache; drop copies it may make stale.
             self.ping_cache.clear();
             return Ok(self.record_pings_in_transaction(batch, now).await?.0);
@@ -106,7 +103,7 @@ impl PostgresStore {
     async fn write_batch(
         tx: &mut Tx,
         checks: &[&CheckRecord],
-        applied: &Applied,
+        applied: &Applied<'_>,
     ) -> Result<(), StoreError> {
         write_statement(&mut **tx, checks, applied).await
     }
@@ -118,7 +115,7 @@ impl PostgresStore {
 async fn write_statement<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Postgres>,
     changed: &[&CheckRecord],
-    applied: &Applied,
+    applied: &Applied<'_>,
 ) -> Result<(), StoreError> {
     let expected = i64::try_from(changed.len()).unwrap_or(i64::MAX);
     let column =
@@ -175,18 +172,38 @@ async fn write_statement<'e>(
     .bind(pings.iter().map(|p| p.n).collect::<Vec<_>>())
     .bind(pings.iter().map(|p| p.created).collect::<Vec<_>>())
     .bind(pings.iter().map(|p| p.kind).collect::<Vec<_>>())
-    .bind(pings.iter().map(|p| p.scheme.as_str()).collect::<Vec<_>>())
     .bind(
         pings
             .iter()
-            .map(|p| p.remote_addr.as_deref())
+            .map(|p| p.input.scheme.as_str())
             .collect::<Vec<_>>(),
     )
-    .bind(pings.iter().map(|p| p.method.as_str()).collect::<Vec<_>>())
-    .bind(pings.iter().map(|p| p.ua.as_str()).collect::<Vec<_>>())
-    .bind(pings.iter().map(|p| p.body.as_ref()).collect::<Vec<_>>())
-    .bind(pings.iter().map(|p| p.exit_status).collect::<Vec<_>>())
-    .bind(pings.iter().map(|p| p.rid).collect::<Vec<_>>())
+    .bind(
+        pings
+            .iter()
+            .map(|p| p.input.remote_addr.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        pings
+            .iter()
+            .map(|p| p.input.method.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        pings
+            .iter()
+            .map(|p| p.input.ua.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        pings
+            .iter()
+            .map(|p| p.input.body.as_ref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(pings.iter().map(NewPing::exit_status).collect::<Vec<_>>())
+    .bind(pings.iter().map(|p| p.input.rid).collect::<Vec<_>>())
     .bind(flips.iter().map(|(id, _)| *id).collect::<Vec<_>>())
     .bind(
         flips

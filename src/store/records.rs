@@ -230,50 +230,36 @@ pub enum PingOutcome {
     Rejected(PingRejection),
 }
 
-/// A ping about to be inserted.
+/// A ping about to be inserted: what the request said, and what applying it decided.
 #[derive(Debug, Clone)]
-pub(super) struct NewPing {
+pub(super) struct NewPing<'a> {
     pub check_id: i64,
     pub n: i64,
     pub created: i64,
     pub kind: Option<&'static str>,
-    pub scheme: String,
-    pub remote_addr: Option<String>,
-    pub method: String,
-    pub ua: String,
-    pub body: Bytes,
-    pub exit_status: Option<i64>,
-    pub rid: Option<Uuid>,
+    pub input: &'a PingInput,
 }
 
-impl NewPing {
+impl<'a> NewPing<'a> {
     /// The ping `input` became once applied to `check` as `action`.
-    pub fn new(check: &CheckRecord, input: &PingInput, action: Action, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        check: &CheckRecord,
+        input: &'a PingInput,
+        action: Action,
+        now: DateTime<Utc>,
+    ) -> Self {
         NewPing {
             check_id: check.id,
             n: check.state.n_pings,
             created: millis(now),
             kind: action.ping_kind(),
-            scheme: input.scheme.clone(),
-            remote_addr: input.remote_addr.clone(),
-            method: input.method.clone(),
-            ua: input.ua.clone(),
-            body: input.body.clone(),
-            exit_status: input.exit_status.map(i64::from),
-            rid: input.rid,
+            input,
         }
     }
-}
 
-/// Lowercase hexadecimal, for bytes passed inside JSON.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
+    pub fn exit_status(&self) -> Option<i64> {
+        self.input.exit_status.map(i64::from)
+    }
 }
 
 /// A stored ping.

@@ -16,10 +16,10 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::batch::{self, Applied, PingCache, Written};
-use super::engine::{check_columns, engine, project_columns};
+use super::engine::{bind_check_fields, check_columns, check_fields, engine, project_columns};
 use super::records::{
     CheckRecord, CheckRow, FlipRecord, FlipRow, KeyAccess, NewProject, PingInput, PingOutcome,
-    PingRecord, PingRejection, PingRow, PingTarget, ProjectRecord, hex, millis,
+    PingRecord, PingRejection, PingRow, PingTarget, ProjectRecord, millis,
 };
 
 type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
@@ -68,6 +68,17 @@ macro_rules! write_batch {
     };
 }
 
+/// Lowercase hexadecimal, for bytes passed inside JSON.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
 fn codes_json(codes: &[Uuid]) -> String {
     json!(
         codes
@@ -107,13 +118,13 @@ fn batch_json(changed: &[&CheckRecord], applied: &Applied) -> [String; 3] {
                 p.n,
                 p.created,
                 p.kind,
-                p.scheme,
-                p.remote_addr,
-                p.method,
-                p.ua,
-                hex(&p.body),
-                p.exit_status,
-                p.rid.map(|r| r.simple().to_string()),
+                p.input.scheme,
+                p.input.remote_addr,
+                p.input.method,
+                p.input.ua,
+                hex(&p.input.body),
+                p.exit_status(),
+                p.input.rid.map(|r| r.simple().to_string()),
             ])
         })
         .collect();
@@ -157,7 +168,7 @@ impl SqliteStore {
     async fn write_batch(
         tx: &mut Tx,
         changed: &[&CheckRecord],
-        applied: &Applied,
+        applied: &Applied<'_>,
     ) -> Result<(), StoreError> {
         let [states, pings, flips] = batch_json(changed, applied);
         sqlx::query(write_batch!())
@@ -175,10 +186,7 @@ impl SqliteStore {
         batch: &[PingInput],
         now: DateTime<Utc>,
     ) -> Result<Vec<PingOutcome>, StoreError> {
-        if batch
-            .iter()
-            .any(|input| matches!(input.target, PingTarget::Slug { .. }))
-        {
+        if !batch::all_by_code(batch) {
             // This path writes checks without the cache; drop copies it may make stale.
             self.ping_cache.clear();
             return Ok(self.record_pings_in_transaction(batch, now).await?.0);
