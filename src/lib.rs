@@ -1,5 +1,6 @@
 //! Overdue: cron-job and heartbeat monitoring, wire-compatible with healthchecks.io.
 
+pub mod alerts;
 pub mod app;
 pub mod cli;
 pub mod clock;

@@ -1,0 +1,1 @@
+//! Alert emails, sent through SMTP with lettre.

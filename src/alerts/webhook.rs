@@ -1,0 +1,1 @@
+//! Webhook notifications: templates, Standard Webhooks signatures, and refusing private addresses.
