@@ -5,9 +5,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use chrono::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alerts::deadlines::DeadlineLoop;
+use crate::alerts::dispatch::{Dispatcher, Transports};
+use crate::alerts::email::Mailer;
+use crate::alerts::leases::Leases;
+use crate::alerts::webhook::WebhookSender;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::{self, AppState};
@@ -19,49 +27,120 @@ use crate::store::Store;
 pub struct App {
     pub state: AppState,
     tracker: TaskTracker,
+    /// Stops the background loops.
+    cancel: CancellationToken,
 }
 
 impl App {
-    /// Connects to the database, migrates it and starts the background writers.
+    /// Connects to the database, migrates it and starts the ping writers, the deadline
+    /// loop and the dispatcher.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        App::build_with_clock(config, Arc::new(SystemClock)).await
+        App::build_with(config, Arc::new(SystemClock), true).await
     }
 
-    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    /// As [`App::build`], with a given clock; `background` false leaves the deadline loop
+    /// and the dispatcher to be driven by hand (tests step them with a fake clock).
+    pub async fn build_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        background: bool,
+    ) -> anyhow::Result<App> {
+        crate::metrics::init();
         let store = open_store(&config).await?;
         let tracker = TaskTracker::new();
+        let cancel = CancellationToken::new();
+        let outbox = Arc::new(Notify::new());
         let ingest = Ingest::start(&store, &clock, &tracker);
-        let site_root = config.site_root().into();
+        let site_root: Arc<str> = config.site_root().into();
+        if background {
+            let deadlines = DeadlineLoop::new(
+                store.clone(),
+                Arc::clone(&clock),
+                leases(&config),
+                Arc::clone(&outbox),
+            );
+            tracker.spawn(deadlines.run(cancel.clone(), Arc::new(Notify::new())));
+            let dispatcher = Dispatcher::new(
+                store.clone(),
+                Arc::clone(&clock),
+                Arc::new(transports(&config)?),
+            );
+            tracker.spawn(dispatcher.run(cancel.clone(), Arc::clone(&outbox)));
+        }
         let state = AppState {
             store,
             clock,
             config: Arc::new(config),
             ingest,
             site_root,
+            outbox,
         };
-        Ok(App { state, tracker })
+        Ok(App {
+            state,
+            tracker,
+            cancel,
+        })
     }
 
-    /// Serves HTTP on `listener` until `shutdown` resolves, then finishes in-flight requests
-    /// and pings and closes the database.
+    /// Serves HTTP on `listener` until `shutdown` resolves, then finishes in-flight
+    /// requests, pings and deliveries, releases the leases and closes the database.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let App { state, tracker } = self;
+        let App {
+            state,
+            tracker,
+            cancel,
+        } = self;
         let store = state.store.clone();
+        let stop_loops = cancel.clone();
+        let shutdown = async move {
+            shutdown.await;
+            stop_loops.cancel();
+        };
         let service = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .context("HTTP server failed")?;
         // The router, and with it every ping queue sender, is gone: writers drain and stop.
+        cancel.cancel();
         tracker.close();
         tracker.wait().await;
         store.close().await;
         Ok(())
     }
+}
+
+/// This process's leases: a fresh holder id per process, so a restarted process is a new
+/// holder and its predecessor's leases expire or are released.
+pub fn leases(config: &Config) -> Leases {
+    let ttl = Duration::seconds(i64::try_from(config.lease_ttl).unwrap_or(30));
+    Leases::new(uuid::Uuid::new_v4().to_string(), ttl)
+}
+
+/// The transports the settings describe.
+pub fn transports(config: &Config) -> anyhow::Result<Transports> {
+    let mailer = match &config.smtp_url {
+        Some(url) => Some(
+            Mailer::new(url.expose())
+                .map_err(anyhow::Error::msg)
+                .context("invalid OVERDUE_SMTP_URL")?,
+        ),
+        None => None,
+    };
+    Ok(Transports {
+        webhooks: WebhookSender::new(config.webhook_allow_private),
+        mailer,
+        from: config
+            .email_from
+            .parse()
+            .context("invalid OVERDUE_EMAIL_FROM")?,
+        site_root: config.site_root(),
+        site_name: "Overdue".to_owned(),
+    })
 }
 
 /// Opens the database named by the settings and applies pending migrations.

@@ -93,6 +93,11 @@ async fn write_batches(store: Store, clock: Arc<dyn Clock>, mut queue: mpsc::Rec
             jobs.drain(..).map(|job| (job.input, job.reply)).unzip();
         match store.record_pings(&inputs, clock.now()).await {
             Ok(outcomes) => {
+                let recorded = outcomes
+                    .iter()
+                    .filter(|o| matches!(o, PingOutcome::Recorded { .. }))
+                    .count();
+                crate::metrics::pings_received(recorded);
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // The client may have gone; its ping is recorded all the same.
                     let _ = reply.send(Ok(outcome));

@@ -43,6 +43,16 @@ pub fn hash_api_key(key: &str) -> String {
         .collect()
 }
 
+/// A random token for links (email verification): 32 characters, about 190 bits.
+pub fn random_token() -> String {
+    random_alphanumeric(32)
+}
+
+/// The stored form of a link token: like API keys, only its SHA-256 is kept.
+pub fn hash_key(token: &str) -> String {
+    hash_api_key(token)
+}
+
 /// A project's secrets in plain text, shown once when the project is created.
 #[derive(Clone)]
 pub struct ProjectKeys {

@@ -10,4 +10,5 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod keys;
+pub mod metrics;
 pub mod store;

@@ -1,7 +1,10 @@
 //! Noticing late checks and telling people: shard leases, the deadline loop, the outbox
 //! dispatcher and its two transports (email and webhooks).
 
+pub mod deadlines;
+pub mod dispatch;
 pub mod email;
+pub mod leases;
 pub mod webhook;
 
 use chrono::{DateTime, Duration, Utc};

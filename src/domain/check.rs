@@ -243,6 +243,24 @@ impl Check {
         }
     }
 
+    /// The deadline loop's judgement of a check whose `alert_after` has passed
+    /// (healthchecks.io `handle_going_down`): if it is down at `now` (running checks included),
+    /// marks it down and returns the flip, timestamped at the deadline rather than at `now`.
+    /// Otherwise (still in grace, say) changes nothing; its deadline is `going_down_after`.
+    pub fn judge_deadline(&mut self, now: DateTime<Utc>) -> Option<Flip> {
+        if self.status == Status::Down || self.display_status(now, false) != DisplayStatus::Down {
+            return None;
+        }
+        let flip = Flip {
+            created: self.going_down_after().unwrap_or(now),
+            old_status: self.status,
+            new_status: Status::Down,
+            reason: "timeout",
+        };
+        self.status = Status::Down;
+        Some(flip)
+    }
+
     /// Applies a ping received at `now` (healthchecks.io `Check.ping`) and returns the
     /// action as applied and the status change, if any. The caller records the ping itself.
     pub fn apply_ping(

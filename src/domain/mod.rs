@@ -1,4 +1,5 @@
 //! Pure domain logic: no IO, time passed in as arguments.
 
+pub mod channel;
 pub mod check;
 pub mod schedule;

@@ -2,6 +2,7 @@
 
 pub mod api;
 mod ping;
+mod site;
 
 use std::sync::Arc;
 
@@ -9,7 +10,8 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{any, get};
+use tokio::sync::Notify;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -28,13 +30,20 @@ pub struct AppState {
     pub ingest: Ingest,
     /// `config.site_root()`, computed once.
     pub site_root: Arc<str>,
+    /// Wakes the dispatcher when a notification is queued.
+    pub outbox: Arc<Notify>,
 }
 
 /// All routes.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/ping/{*rest}", any(ping::ping))
-        .route("/ping/", any(ping::ping));
+        .route("/ping/", any(ping::ping))
+        .route(
+            "/integrations/{code}/verify/{token}/",
+            get(site::verify_email),
+        )
+        .route("/metrics", get(site::metrics));
     for version in 1..=3 {
         router = router.merge(api::routes(version));
     }

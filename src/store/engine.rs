@@ -158,6 +158,17 @@ macro_rules! engine {
                 .transpose()
             }
 
+            pub async fn check_by_id(&self, id: i64) -> Result<Option<CheckRecord>, StoreError> {
+                sqlx::query_as::<_, CheckRow>(concat!(
+                    "select ", check_columns!(), " from checks where id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(CheckRecord::try_from)
+                .transpose()
+            }
+
             /// The project's checks, oldest first.
             pub async fn checks_in_project(&self, project_id: i64) -> Result<Vec<CheckRecord>, StoreError> {
                 sqlx::query_as::<_, CheckRow>(concat!(
@@ -237,6 +248,7 @@ macro_rules! engine {
                 let changed: Vec<&CheckRecord> =
                     applied.changed.iter().filter_map(|code| checks.get(code)).collect();
                 Self::write_batch(&mut tx, &changed, &applied).await?;
+                enqueue_flips(&mut tx, &applied.flips, now).await?;
                 tx.commit().await?;
                 batch::bump_versions(&mut checks, &applied.changed);
                 Ok((applied.outcomes, checks))

@@ -4,6 +4,7 @@
 //! [`StoreError`]. Both engines share their SQL (`engine.rs`) except for the batch writes of
 //! the ping path (`sqlite.rs`, `postgres.rs`), and both run the same contract tests.
 
+pub mod alerts;
 mod batch;
 mod engine;
 mod postgres;
@@ -14,6 +15,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+
+use crate::domain::check::Flip;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use uuid::Uuid;
@@ -36,6 +39,10 @@ pub enum StoreError {
     UnsupportedUrl,
 }
 
+pub use alerts::{
+    AttemptRecord, ChannelRecord, DeadlineWrites, Finished, HeldLease, NewNotification,
+    OutboxRecord, OutboxStats, Purpose,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -204,4 +211,80 @@ impl Store {
     pub async fn flips(&self, check_id: i64) -> Result<Vec<FlipRecord>, StoreError> {
         on_engine!(self.flips(check_id))
     }
+}
+
+/// Forwards each listed method to the engine in use.
+macro_rules! forward {
+    ($( $(#[$meta:meta])* pub async fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    on_engine!(self.$name($($arg),*))
+                }
+            )*
+        }
+    };
+}
+
+forward! {
+    pub async fn check_by_id(&self, id: i64) -> Result<Option<CheckRecord>, StoreError>;
+    pub async fn create_channel(&self, channel: &ChannelRecord) -> Result<ChannelRecord, StoreError>;
+    /// Saves a channel's name, settings, verification and disabled flag.
+    pub async fn update_channel(&self, channel: &ChannelRecord) -> Result<bool, StoreError>;
+    pub async fn delete_channel(&self, id: i64) -> Result<bool, StoreError>;
+    pub async fn channel_by_code(&self, code: Uuid) -> Result<Option<ChannelRecord>, StoreError>;
+    pub async fn channel_by_id(&self, id: i64) -> Result<Option<ChannelRecord>, StoreError>;
+    pub async fn channels_in_project(&self, project_id: i64) -> Result<Vec<ChannelRecord>, StoreError>;
+    /// Replaces the set of channels a check notifies.
+    pub async fn set_check_channels(&self, check_id: i64, channel_ids: &[i64]) -> Result<(), StoreError>;
+    /// Assigns a channel to every check of its project.
+    pub async fn assign_channel_to_all(&self, channel_id: i64, project_id: i64) -> Result<(), StoreError>;
+    /// `(check id, channel code)` for every assignment in the project.
+    pub async fn check_channel_codes(&self, project_id: i64) -> Result<Vec<(i64, Uuid)>, StoreError>;
+    /// Marks an email channel verified if the token's hash matches.
+    pub async fn verify_channel(&self, code: Uuid, token_hash: &str) -> Result<bool, StoreError>;
+    /// Records that `holder` is alive; returns how many holders are.
+    pub async fn heartbeat(&self, holder: &str, now: i64, ttl_ms: i64) -> Result<i64, StoreError>;
+    pub async fn leave(&self, holder: &str) -> Result<(), StoreError>;
+    /// `(shard, holder, expires_at)` of every lease.
+    pub async fn leases(&self) -> Result<Vec<(i32, Option<String>, i64)>, StoreError>;
+    /// Takes a free or expired lease; returns its new fencing token.
+    pub async fn take_lease(&self, shard: i32, holder: &str, now: i64, expires_at: i64) -> Result<Option<i64>, StoreError>;
+    pub async fn renew_lease(&self, lease: HeldLease, holder: &str, expires_at: i64) -> Result<bool, StoreError>;
+    pub async fn release_lease(&self, lease: HeldLease, holder: &str) -> Result<(), StoreError>;
+    /// Checks of the shards in `mask` whose deadline has come, earliest first.
+    pub async fn due_checks(&self, mask: i64, shards: i64, now: i64, limit: i64) -> Result<Vec<CheckRecord>, StoreError>;
+    pub async fn next_deadline(&self, mask: i64, shards: i64) -> Result<Option<i64>, StoreError>;
+    /// Writes the deadline loop's verdicts, fenced by the leases given.
+    pub async fn write_deadlines(
+        &self,
+        holder: &str,
+        leases: &[HeldLease],
+        shards: i64,
+        judged: &[(CheckRecord, Option<Flip>)],
+        now: DateTime<Utc>,
+    ) -> Result<DeadlineWrites, StoreError>;
+    /// Queues one notification, due at once.
+    pub async fn enqueue(&self, notification: &NewNotification, now: DateTime<Utc>) -> Result<OutboxRecord, StoreError>;
+    pub async fn notification(&self, id: i64) -> Result<Option<OutboxRecord>, StoreError>;
+    pub async fn notification_by_code(&self, code: Uuid) -> Result<Option<OutboxRecord>, StoreError>;
+    /// A check's notifications, newest first.
+    pub async fn notifications_for_check(&self, check_id: i64, limit: i64) -> Result<Vec<OutboxRecord>, StoreError>;
+    pub async fn attempts(&self, outbox_id: i64) -> Result<Vec<AttemptRecord>, StoreError>;
+    /// Claims due notifications until `claim_until`.
+    pub async fn claim_due(&self, now: i64, claim_until: i64, limit: i64) -> Result<Vec<OutboxRecord>, StoreError>;
+    pub async fn next_due(&self) -> Result<Option<i64>, StoreError>;
+    /// Records finished attempts (with their channel ids); returns how many states were written.
+    pub async fn finish_attempts(&self, done: &[(i64, Finished)]) -> Result<usize, StoreError>;
+    /// The codes of the channels a check notifies.
+    pub async fn channels_of_check(&self, check_id: i64) -> Result<Vec<Uuid>, StoreError>;
+    pub async fn project_name(&self, project_id: i64) -> Result<Option<String>, StoreError>;
+    /// The check's last ping at or before `at` (epoch ms).
+    pub async fn last_ping_before(&self, check_id: i64, at: i64) -> Result<Option<PingRecord>, StoreError>;
+    /// Queues a finished notification again.
+    pub async fn resend(&self, id: i64, now: i64) -> Result<bool, StoreError>;
+    pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
+    /// When the check went down, if its flip before `before` was to down.
+    pub async fn down_since(&self, check_id: i64, before: i64) -> Result<Option<i64>, StoreError>;
 }

@@ -12,7 +12,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::domain::check::Flip;
+
 use super::StoreError;
+use super::alerts::{alerts_engine, channel_columns, outbox_columns};
 use super::batch::{self, Applied, PingCache, Written};
 use super::engine::{bind_check_fields, check_columns, check_fields, engine, project_columns};
 use super::records::{
@@ -28,6 +31,13 @@ engine!(
     begin_write = "BEGIN",
     lock = " for update",
     ping_cache: PingCache,
+);
+
+alerts_engine!(
+    PostgresStore,
+    sqlx::Postgres,
+    claim_lock = " for update skip locked",
+    share_lock = " for share",
 );
 
 impl PostgresStore {
@@ -93,7 +103,15 @@ impl PostgresStore {
             .iter()
             .filter_map(|c| checks.get(c))
             .collect();
-        write_statement(&self.writer, &changed, &applied).await?;
+        if applied.flips.is_empty() {
+            write_statement(&self.writer, &changed, &applied).await?;
+        } else {
+            // A status change also queues its notifications, in the same transaction.
+            let mut tx = self.writer.begin().await?;
+            write_statement(&mut *tx, &changed, &applied).await?;
+            enqueue_flips(&mut tx, &applied.flips, now).await?;
+            tx.commit().await?;
+        }
         batch::bump_versions(&mut checks, &applied.changed);
         Ok((applied.outcomes, checks))
     }

@@ -14,7 +14,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::domain::check::Flip;
+
 use super::StoreError;
+use super::alerts::{alerts_engine, channel_columns, outbox_columns};
 use super::batch::{self, Applied, PingCache, Written};
 use super::engine::{bind_check_fields, check_columns, check_fields, engine, project_columns};
 use super::records::{
@@ -33,6 +36,8 @@ engine!(
     lock = "",
     ping_cache: PingCache,
 );
+
+alerts_engine!(SqliteStore, sqlx::Sqlite, claim_lock = "", share_lock = "");
 
 /// Selects the checks whose codes are in the JSON array of hex strings `$1`.
 macro_rules! select_by_codes {
@@ -259,10 +264,14 @@ async fn apply_and_write(
         .filter_map(|c| checks.get(c))
         .collect();
     let [states, pings, flips] = batch_json(&changed, &applied);
-    let sql = if begin {
-        concat!("BEGIN IMMEDIATE; ", write_batch!(), "; COMMIT")
-    } else {
-        concat!(write_batch!(), "; COMMIT")
+    // A status change also queues notifications, which takes its own statements before
+    // the commit; without one (nearly always) the batch is a single round trip.
+    let commit_now = applied.flips.is_empty();
+    let sql = match (begin, commit_now) {
+        (true, true) => concat!("BEGIN IMMEDIATE; ", write_batch!(), "; COMMIT"),
+        (true, false) => concat!("BEGIN IMMEDIATE; ", write_batch!()),
+        (false, true) => concat!(write_batch!(), "; COMMIT"),
+        (false, false) => write_batch!(),
     };
     sqlx::query(sql)
         .bind(states)
@@ -270,6 +279,10 @@ async fn apply_and_write(
         .bind(flips)
         .execute(&mut *conn)
         .await?;
+    if !commit_now {
+        enqueue_flips(conn, &applied.flips, now).await?;
+        sqlx::query("COMMIT").execute(&mut *conn).await?;
+    }
     batch::bump_versions(&mut checks, &applied.changed);
     Ok((applied.outcomes, checks))
 }

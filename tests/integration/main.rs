@@ -2,6 +2,8 @@
 
 mod support;
 
+mod alerts;
+mod chaos;
 mod cli;
 mod ping_api;
 mod schedule_oracle;

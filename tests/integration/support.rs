@@ -11,7 +11,10 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
-use overdue::app::App;
+use overdue::alerts::deadlines::DeadlineLoop;
+use overdue::alerts::dispatch::Dispatcher;
+use overdue::alerts::leases::Leases;
+use overdue::app::{App, transports};
 use overdue::clock::{Clock, FakeClock};
 use overdue::config::Config;
 use overdue::keys::{ProjectKeys, new_project};
@@ -259,7 +262,7 @@ impl TestApp {
         args.extend_from_slice(flags);
         let config = Config::from_flags(args).expect("test flags");
         let clock = Arc::new(FakeClock::new(at(START)));
-        let app = App::build_with_clock(config, Arc::clone(&clock) as Arc<dyn Clock>)
+        let app = App::build_with(config, Arc::clone(&clock) as Arc<dyn Clock>, false)
             .await
             .expect("build app");
         let router = overdue::http::router(app.state.clone());
@@ -431,6 +434,56 @@ impl TestApp {
         self.store.flips(check.id).await.expect("flips")
     }
 
+    /// A deadline loop over the application's store and clock, with a holder of its own
+    /// and leases lasting `ttl_seconds`.
+    pub fn deadline_loop(&self, ttl_seconds: i64) -> DeadlineLoop {
+        DeadlineLoop::new(
+            self.store.clone(),
+            Arc::clone(&self.clock) as Arc<dyn Clock>,
+            Leases::new(
+                Uuid::new_v4().to_string(),
+                chrono::Duration::seconds(ttl_seconds),
+            ),
+            Arc::new(tokio::sync::Notify::new()),
+        )
+    }
+
+    /// A dispatcher with the transports the application's settings describe.
+    pub fn dispatcher(&self) -> Dispatcher {
+        let transports = transports(&self._app.state.config).expect("transports");
+        Dispatcher::new(
+            self.store.clone(),
+            Arc::clone(&self.clock) as Arc<dyn Clock>,
+            Arc::new(transports),
+        )
+    }
+
+    /// Creates a channel through `POST /api/v3/channels/`; returns its JSON.
+    pub async fn create_channel(&self, spec: &Value) -> Value {
+        let response = self.api("POST", "/api/v3/channels/", Some(spec)).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+        response.json()
+    }
+
+    /// A webhook channel posting to `url`/down and `url`/up.
+    pub async fn create_webhook(&self, url: &str) -> Value {
+        self.create_channel(&serde_json::json!({
+            "name": "hook",
+            "kind": "webhook",
+            "webhook": {
+                "method_down": "POST",
+                "url_down": format!("{url}/down/$CODE"),
+                "body_down": "$NAME is $STATUS",
+                "headers_down": {"X-Check": "$NAME"},
+                "method_up": "GET",
+                "url_up": format!("{url}/up/$CODE"),
+                "body_up": "",
+                "headers_up": {},
+            }
+        }))
+        .await
+    }
+
     /// Sets the project's check limit, which the store API cannot change.
     pub async fn set_check_limit(&self, limit: i64) {
         let sql = "update projects set check_limit = $1 where id = $2";
@@ -497,3 +550,82 @@ macro_rules! app_test {
     };
 }
 pub(crate) use app_test;
+
+/// A request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A real HTTP server on loopback that records every request and answers each with the
+/// next status of its script (200 once the script runs out).
+pub struct Receiver {
+    pub url: String,
+    received: Arc<std::sync::Mutex<Vec<Received>>>,
+    script: Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let script = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let (log, answers) = (Arc::clone(&received), Arc::clone(&script));
+        let app = axum::Router::new().fallback(move |request: Request<Body>| {
+            let (log, answers) = (Arc::clone(&log), Arc::clone(&answers));
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(http_body_util::Collected::to_bytes)
+                    .unwrap_or_default();
+                log.lock().expect("log").push(Received {
+                    method: parts.method.to_string(),
+                    path: parts.uri.to_string(),
+                    headers: parts.headers,
+                    body,
+                });
+                let status = answers.lock().expect("script").pop_front().unwrap_or(200);
+                StatusCode::from_u16(status).expect("status")
+            }
+        });
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.ok();
+        });
+        Receiver {
+            url,
+            received,
+            script,
+            task,
+        }
+    }
+
+    /// The statuses to answer the next requests with.
+    pub fn answer_with(&self, statuses: &[u16]) {
+        self.script.lock().expect("script").extend(statuses);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("log").clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

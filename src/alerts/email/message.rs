@@ -724,14 +724,12 @@ mod tests {
 
     #[test]
     fn long_body_is_cut_to_its_last_10000_characters() {
-        let body = format!("{}{}", "a".repeat(500), "é".repeat(9_999) + "Z");
+        // `q` appears nowhere else in a message (UUIDs are hexadecimal).
+        let body = format!("{}{}", "q".repeat(500), "é".repeat(9_999) + "Z");
         let notice = notice_with_body(body.into_bytes());
 
         for part in [text_of(&notice), html_of(&notice)] {
-            assert!(
-                !part.contains('a'.to_string().repeat(2).as_str()),
-                "head was kept"
-            );
+            assert!(!part.contains("qq"), "head was kept");
             assert!(part.contains(&("é".repeat(9_999) + "Z")));
             assert!(part.contains("[truncated: the last 10000 characters follow]"));
         }

@@ -356,3 +356,56 @@ fn body_keywords_override_the_url_action() {
         Action::Fail
     );
 }
+
+#[test]
+fn deadline_in_grace_changes_nothing() {
+    let mut check = up_since("2024-01-01T00:00:00Z");
+    let before = check.clone();
+    // Period one day, grace one hour: at 00:30 on the next day it is late but in grace.
+    assert_eq!(check.judge_deadline(at("2024-01-02T00:30:00Z")), None);
+    assert_eq!(check, before);
+}
+
+#[test]
+fn deadline_past_grace_flips_down_at_the_deadline_not_at_now() {
+    let mut check = up_since("2024-01-01T00:00:00Z");
+    let flip = check.judge_deadline(at("2024-01-02T05:00:00Z")).unwrap();
+    assert_eq!(flip.created, at("2024-01-02T01:00:00Z"));
+    assert_eq!(
+        (flip.old_status, flip.new_status),
+        (Status::Up, Status::Down)
+    );
+    assert_eq!(flip.reason, "timeout");
+    assert_eq!(check.status, Status::Down);
+    assert_eq!(check.going_down_after(), None);
+    // Already down: nothing more.
+    assert_eq!(check.judge_deadline(at("2024-01-03T00:00:00Z")), None);
+}
+
+#[test]
+fn deadline_of_a_run_that_never_ended_flips_new_and_paused_checks_down() {
+    for status in [Status::New, Status::Paused, Status::Up] {
+        let mut check = Check {
+            status,
+            last_start: Some(at("2024-01-01T00:00:00Z")),
+            ..Check::default()
+        };
+        assert_eq!(check.judge_deadline(at("2024-01-01T00:59:59Z")), None);
+        let flip = check.judge_deadline(at("2024-01-01T01:00:00Z")).unwrap();
+        assert_eq!(flip.old_status, status);
+        assert_eq!(flip.created, at("2024-01-01T01:00:00Z"));
+        assert_eq!(check.status, Status::Down);
+    }
+}
+
+#[test]
+fn deadline_of_new_and_paused_checks_without_a_run_never_comes() {
+    for status in [Status::New, Status::Paused] {
+        let mut check = Check {
+            status,
+            ..Check::default()
+        };
+        assert_eq!(check.going_down_after(), None);
+        assert_eq!(check.judge_deadline(at("2030-01-01T00:00:00Z")), None);
+    }
+}

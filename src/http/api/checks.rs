@@ -1,5 +1,7 @@
 //! Checks: list, create (with `unique` upsert), get, update and delete.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, RawQuery, State};
@@ -25,7 +27,7 @@ fn view<'a>(state: &'a AppState, version: Version, access: KeyAccess) -> View<'a
 }
 
 /// A check of the caller's project by UUID: 404 if there is none, 403 if it is another's.
-async fn owned_check(
+pub(super) async fn owned_check(
     state: &AppState,
     project: &ProjectRecord,
     code: &str,
@@ -40,6 +42,24 @@ async fn owned_check(
         return Err(AppError::Forbidden);
     }
     Ok(check)
+}
+
+/// A check by UUID or, within the project, by `unique_key` (404 if none matches).
+pub(super) async fn find_readable_check(
+    state: &AppState,
+    project: &ProjectRecord,
+    key: &str,
+) -> Result<CheckRecord, AppError> {
+    if is_unique_key(key) {
+        return state
+            .store
+            .checks_in_project(project.id)
+            .await?
+            .into_iter()
+            .find(|c| unique_key(c) == key)
+            .ok_or(AppError::NotFound);
+    }
+    owned_check(state, project, key).await
 }
 
 /// Django's UUID path converter accepts only the lowercase canonical form.
@@ -60,21 +80,78 @@ fn spec(state: &AppState, body: Option<&serde_json::Map<String, Value>>) -> Resu
     Spec::parse(body.unwrap_or(&empty), min).map_err(AppError::BadRequest)
 }
 
-/// Channels are named by UUID or name; a project without channels matches none.
-fn check_channels(spec: &Spec) -> Result<(), AppError> {
-    match spec.channels.as_deref() {
-        None | Some("" | "*") => Ok(()),
-        Some(list) => {
-            let first = list.split(',').next().unwrap_or_default();
-            if first.is_empty() {
-                Err(AppError::BadRequest("empty channel identifier".to_owned()))
-            } else {
-                Err(AppError::BadRequest(format!(
-                    "invalid channel identifier: {first}"
-                )))
+/// The channels a request assigns (§3.5): absent → unchanged (`None`), `"*"` → all of the
+/// project's, `""` → none, else each comma-separated item must name exactly one of the
+/// project's channels by UUID or by name.
+async fn resolve_channels(
+    state: &AppState,
+    project: &ProjectRecord,
+    spec: &Spec,
+) -> Result<Option<Vec<i64>>, AppError> {
+    let Some(list) = spec.channels.as_deref() else {
+        return Ok(None);
+    };
+    let channels = state.store.channels_in_project(project.id).await?;
+    if list == "*" {
+        return Ok(Some(channels.iter().map(|c| c.id).collect()));
+    }
+    if list.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let mut ids = Vec::new();
+    for item in list.split(',') {
+        if item.is_empty() {
+            return Err(AppError::BadRequest("empty channel identifier".to_owned()));
+        }
+        let matches: Vec<i64> = channels
+            .iter()
+            .filter(|c| c.code.to_string() == item || c.name == item)
+            .map(|c| c.id)
+            .collect();
+        match matches.as_slice() {
+            [] => {
+                return Err(AppError::BadRequest(format!(
+                    "invalid channel identifier: {item}"
+                )));
+            }
+            [id] => {
+                if !ids.contains(id) {
+                    ids.push(*id);
+                }
+            }
+            _ => {
+                return Err(AppError::BadRequest(format!(
+                    "non-unique channel identifier: {item}"
+                )));
             }
         }
     }
+    Ok(Some(ids))
+}
+
+/// A check's channels as its JSON shows them.
+async fn channels_of(state: &AppState, check: &CheckRecord) -> Result<String, AppError> {
+    Ok(join_codes(&state.store.channels_of_check(check.id).await?))
+}
+
+fn join_codes(codes: &[Uuid]) -> String {
+    codes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Saves a request's channel assignment, if it made one.
+async fn save_channels(
+    state: &AppState,
+    check: &CheckRecord,
+    channels: Option<Vec<i64>>,
+) -> Result<(), AppError> {
+    if let Some(ids) = channels {
+        state.store.set_check_channels(check.id, &ids).await?;
+    }
+    Ok(())
 }
 
 /// `GET checks/`: the project's checks, filtered by `?tag=` (all must match) and `?slug=`.
@@ -101,6 +178,12 @@ pub async fn list_checks(
         .map(|(_, v)| v.as_str())
         .filter(|s| !s.is_empty());
     let view = view(&state, version, access);
+    let mut channels: HashMap<i64, Vec<Uuid>> = HashMap::new();
+    if access == KeyAccess::ReadWrite {
+        for (check_id, code) in state.store.check_channel_codes(project.id).await? {
+            channels.entry(check_id).or_default().push(code);
+        }
+    }
     let checks: Vec<Value> = state
         .store
         .checks_in_project(project.id)
@@ -108,7 +191,10 @@ pub async fn list_checks(
         .iter()
         .filter(|check| slug.is_none_or(|slug| check.slug == slug))
         .filter(|check| tags.iter().all(|tag| check.tags_list().any(|t| t == *tag)))
-        .map(|check| check_json(check, view))
+        .map(|check| {
+            let codes = channels.get(&check.id).map_or(&[][..], Vec::as_slice);
+            check_json(check, &join_codes(codes), view)
+        })
         .collect();
     Ok(Json(json!({ "checks": checks })).into_response())
 }
@@ -123,7 +209,7 @@ pub async fn create_check(
     let body = parse_body(&body)?;
     let project = authorize_write(&state, &headers, body.as_ref()).await?;
     let spec = spec(&state, body.as_ref())?;
-    check_channels(&spec)?;
+    let channels = resolve_channels(&state, &project, &spec).await?;
     let view = view(&state, version, KeyAccess::ReadWrite);
 
     let existing = state.store.checks_in_project(project.id).await?;
@@ -136,7 +222,9 @@ pub async fn create_check(
             .modify_check(check.id, |c| spec.apply(c, version.0))
             .await?
             .ok_or(AppError::NotFound)?;
-        return Ok((StatusCode::OK, Json(check_json(&updated, view))).into_response());
+        save_channels(&state, &updated, channels).await?;
+        let codes = channels_of(&state, &updated).await?;
+        return Ok((StatusCode::OK, Json(check_json(&updated, &codes, view))).into_response());
     }
     if i64::try_from(existing.len()).unwrap_or(i64::MAX) >= project.check_limit {
         return Err(AppError::Forbidden);
@@ -145,7 +233,13 @@ pub async fn create_check(
     spec.apply(&mut check, version.0);
     check.alert_after = check.state.going_down_after();
     let created = state.store.create_check(&check).await?;
-    Ok((StatusCode::CREATED, Json(check_json(&created, view))).into_response())
+    save_channels(&state, &created, channels).await?;
+    let codes = channels_of(&state, &created).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(check_json(&created, &codes, view)),
+    )
+        .into_response())
 }
 
 /// `GET checks/<uuid>` or `GET checks/<unique_key>`.
@@ -163,10 +257,15 @@ pub async fn get_check(
             .iter()
             .find(|c| unique_key(c) == key)
             .ok_or(AppError::NotFound)?;
-        return Ok(Json(check_json(check, view)).into_response());
+        let codes = match access {
+            KeyAccess::ReadWrite => channels_of(&state, check).await?,
+            KeyAccess::ReadOnly => String::new(),
+        };
+        return Ok(Json(check_json(check, &codes, view)).into_response());
     }
     let check = owned_check(&state, &project, &key).await?;
-    Ok(Json(check_json(&check, view)).into_response())
+    let codes = channels_of(&state, &check).await?;
+    Ok(Json(check_json(&check, &codes, view)).into_response())
 }
 
 /// `POST checks/<uuid>`: changes the fields given; the status never changes.
@@ -184,14 +283,17 @@ pub async fn update_check(
     let project = authorize_write(&state, &headers, body.as_ref()).await?;
     let check = owned_check(&state, &project, &key).await?;
     let spec = spec(&state, body.as_ref())?;
-    check_channels(&spec)?;
+    let channels = resolve_channels(&state, &project, &spec).await?;
     let updated = state
         .store
         .modify_check(check.id, |c| spec.apply(c, version.0))
         .await?
         .ok_or(AppError::NotFound)?;
+    save_channels(&state, &updated, channels).await?;
+    let codes = channels_of(&state, &updated).await?;
     Ok(Json(check_json(
         &updated,
+        &codes,
         view(&state, version, KeyAccess::ReadWrite),
     ))
     .into_response())
@@ -209,11 +311,13 @@ pub async fn delete_check(
     }
     let project = authorize_write(&state, &headers, None).await?;
     let check = owned_check(&state, &project, &key).await?;
+    let codes = channels_of(&state, &check).await?;
     if !state.store.delete_check(check.id).await? {
         return Err(AppError::NotFound);
     }
     Ok(Json(check_json(
         &check,
+        &codes,
         view(&state, version, KeyAccess::ReadWrite),
     ))
     .into_response())

@@ -31,7 +31,8 @@ pub fn unique_key(check: &CheckRecord) -> String {
         .collect()
 }
 
-pub fn check_json(check: &CheckRecord, view: View<'_>) -> Value {
+/// `channels`: the comma-separated UUIDs of the channels the check notifies.
+pub fn check_json(check: &CheckRecord, channels: &str, view: View<'_>) -> Value {
     let s = &check.state;
     let keywords_if = |on: bool, kw: &str| if on { kw.to_owned() } else { String::new() };
     let mut out = Map::new();
@@ -91,7 +92,7 @@ pub fn check_json(check: &CheckRecord, view: View<'_>) -> Value {
             put("update_url", json!(update_url));
             put("pause_url", json!(format!("{update_url}/pause")));
             put("resume_url", json!(format!("{update_url}/resume")));
-            put("channels", json!(""));
+            put("channels", json!(channels));
         }
     }
     match s.kind {

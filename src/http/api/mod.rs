@@ -1,7 +1,9 @@
 //! The Management API under `/api/v1/`, `/api/v2/` and `/api/v3/`: healthchecks.io's
 //! authentication, CORS and error answers, shared by every endpoint.
 
+mod channels;
 mod checks;
+mod history;
 pub mod json;
 pub mod spec;
 
@@ -11,7 +13,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use serde_json::{Map, Value};
 
 use super::AppState;
@@ -49,6 +51,39 @@ pub fn routes(version: u8) -> Router<AppState> {
                 .delete(checks::delete_check)
                 .options(preflight),
         )
+        .route(
+            &format!("{prefix}/checks/{{key}}/flips/"),
+            get(history::list_flips).options(preflight),
+        )
+        .route(
+            &format!("{prefix}/checks/{{key}}/notifications/"),
+            get(history::list_notifications).options(preflight),
+        )
+        .route(
+            &format!("{prefix}/channels/"),
+            get(channels::list_channels)
+                .post(channels::create_channel)
+                .options(preflight),
+        )
+        .route(
+            &format!("{prefix}/channels/{{code}}"),
+            get(channels::get_channel)
+                .post(channels::update_channel)
+                .delete(channels::delete_channel)
+                .options(preflight),
+        )
+        .route(
+            &format!("{prefix}/channels/{{code}}/test"),
+            post(channels::test_channel).options(preflight),
+        )
+        .route(
+            &format!("{prefix}/notifications/{{code}}"),
+            get(history::get_notification).options(preflight),
+        )
+        .route(
+            &format!("{prefix}/notifications/{{code}}/resend"),
+            post(history::resend_notification).options(preflight),
+        )
         .route(&format!("{prefix}/status/"), any(status))
         .layer(middleware::from_fn(cors))
         .layer(middleware::from_fn(with_version))
@@ -61,8 +96,12 @@ async fn preflight() -> StatusCode {
 
 /// The methods each endpoint takes, as healthchecks.io's `cors` decorator lists them.
 fn allowed_methods(path: &str) -> &'static str {
-    if path.ends_with("/checks/") {
+    if path.ends_with("/checks/") || path.ends_with("/channels/") {
         "GET, POST, OPTIONS"
+    } else if path.ends_with("/flips/") || path.ends_with("/notifications/") {
+        "GET, OPTIONS"
+    } else if path.ends_with("/test") || path.ends_with("/resend") {
+        "POST, OPTIONS"
     } else {
         "POST, DELETE, GET, OPTIONS"
     }

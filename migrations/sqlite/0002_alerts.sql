@@ -1,0 +1,86 @@
+-- Channels, shard leases and the notification outbox.
+
+create table channels (
+    id integer primary key,
+    code blob not null unique,
+    project_id integer not null references projects (id) on delete cascade,
+    name text not null default '',
+    kind text not null,
+    -- The kind's settings as healthchecks.io stores them (JSON).
+    value text not null,
+    -- Webhooks: the Standard Webhooks signing secret (whsec_…), shown once at creation.
+    secret text not null default '',
+    email_verified integer not null default 0,
+    -- SHA-256 of the token in the verification link, until it is used.
+    verify_token_hash text not null default '',
+    disabled integer not null default 0,
+    last_notify integer,
+    last_notify_duration integer,
+    last_error text not null default '',
+    created integer not null
+);
+create index channels_project on channels (project_id, id);
+
+create table check_channels (
+    check_id integer not null references checks (id) on delete cascade,
+    channel_id integer not null references channels (id) on delete cascade,
+    primary key (check_id, channel_id)
+);
+create index check_channels_channel on check_channels (channel_id);
+
+-- Processes running the background loops; a lease holder's fair share depends on how many
+-- are alive.
+create table instances (
+    holder text primary key,
+    seen_at integer not null
+);
+
+-- One row per shard of checks. token is the fencing token: every new taking increments it.
+create table leases (
+    shard integer primary key,
+    holder text,
+    token integer not null default 0,
+    expires_at integer not null default 0
+);
+with recursive shards (n) as (select 0 union all select n + 1 from shards where n < 15)
+insert into leases (shard) select n from shards;
+
+-- One notification per (status change, channel), written with the change. due_at is when
+-- the dispatcher should next try it (NULL once delivered or dead-lettered); attempts counts
+-- the tries claimed so far and fences a claim against later ones.
+create table outbox (
+    id integer primary key,
+    code blob not null unique,
+    project_id integer not null references projects (id) on delete cascade,
+    check_id integer references checks (id) on delete cascade,
+    channel_id integer not null references channels (id) on delete cascade,
+    -- 'flip', 'test' or 'verify'.
+    purpose text not null,
+    -- 'up' or 'down' (flips and tests).
+    direction text not null default '',
+    reason text not null default '',
+    changed_at integer not null,
+    created integer not null,
+    due_at integer,
+    attempts integer not null default 0,
+    -- 'pending', 'delivered' or 'dead'.
+    state text not null default 'pending',
+    last_error text not null default '',
+    delivered_at integer
+);
+create index outbox_due on outbox (due_at) where due_at is not null;
+create index outbox_check on outbox (check_id, id);
+create index outbox_channel on outbox (channel_id, id);
+
+create table attempts (
+    id integer primary key,
+    outbox_id integer not null references outbox (id) on delete cascade,
+    n integer not null,
+    started integer not null,
+    latency_ms integer not null,
+    -- 'delivered', 'retry' (will be tried again), 'dead' (the last try, or a permanent error).
+    outcome text not null,
+    status_code integer,
+    error text not null default ''
+);
+create index attempts_outbox on attempts (outbox_id, n);

@@ -1,0 +1,410 @@
+//! The dispatcher: claims due notifications from the outbox, delivers them, records every
+//! attempt, retries transient failures with exponential backoff and jitter, and
+//! dead-letters a notification after its last attempt.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::RngExt;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::email::{self, EmailConfig, Mailer};
+use super::webhook::{WebhookConfig, WebhookSender};
+use super::{Direction, Notice, Outcome};
+use crate::clock::Clock;
+use crate::domain::check::Status;
+use crate::http::api::json::{View, check_json};
+use crate::keys;
+use crate::metrics;
+use crate::store::{
+    ChannelRecord, CheckRecord, Finished, KeyAccess, OutboxRecord, Purpose, Store, StoreError,
+};
+
+/// Notifications claimed (and delivered concurrently) per tick.
+const CLAIM: i64 = 256;
+/// How long a claim lasts: longer than any one delivery (webhooks time out after 10 s), so
+/// a live dispatcher never loses its row; a dead one's rows are retried after this.
+const CLAIM_TTL: Duration = Duration::seconds(20);
+/// The longest the dispatcher sleeps without being woken.
+const MAX_SLEEP: Duration = Duration::seconds(1);
+/// Tries per status change before the notification is dead-lettered.
+const MAX_ATTEMPTS: i64 = 8;
+/// The first retry's delay; each later one doubles it, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::seconds(10);
+const MAX_BACKOFF: Duration = Duration::hours(1);
+
+/// How notifications reach people.
+#[derive(Debug)]
+pub struct Transports {
+    pub webhooks: WebhookSender,
+    /// `None` when no SMTP server is configured: email notifications fail (and retry).
+    pub mailer: Option<Mailer>,
+    pub from: lettre::message::Mailbox,
+    pub site_root: String,
+    pub site_name: String,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DispatchTick {
+    pub delivered: usize,
+    pub retrying: usize,
+    pub dead: usize,
+    /// Results not written because a later claim had taken the notification over.
+    pub superseded: usize,
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    transports: Arc<Transports>,
+}
+
+impl Dispatcher {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, transports: Arc<Transports>) -> Self {
+        Dispatcher {
+            store,
+            clock,
+            transports,
+        }
+    }
+
+    /// One unit of work: claim what is due, deliver it all concurrently, record the results.
+    pub async fn tick(&self) -> Result<DispatchTick, StoreError> {
+        let mut tick = DispatchTick::default();
+        loop {
+            let now = self.clock.now();
+            let claimed = self
+                .store
+                .claim_due(
+                    now.timestamp_millis(),
+                    (now + CLAIM_TTL).timestamp_millis(),
+                    CLAIM,
+                )
+                .await?;
+            let full = i64::try_from(claimed.len()).unwrap_or(i64::MAX) >= CLAIM;
+            if claimed.is_empty() {
+                break;
+            }
+            let mut running = JoinSet::new();
+            for row in claimed {
+                let this = self.clone();
+                running.spawn(async move { this.attempt(row).await });
+            }
+            let mut finished = Vec::new();
+            while let Some(joined) = running.join_next().await {
+                match joined {
+                    Ok(Ok(done)) => finished.push(done),
+                    Ok(Err(err)) => tracing::error!(error = %err, "delivery failed to load"),
+                    Err(err) => tracing::error!(error = %err, "delivery task panicked"),
+                }
+            }
+            for (_, done) in &finished {
+                match done.outcome {
+                    "delivered" => tick.delivered += 1,
+                    "dead" => tick.dead += 1,
+                    _ => tick.retrying += 1,
+                }
+            }
+            let written = self.store.finish_attempts(&finished).await?;
+            tick.superseded += finished.len() - written;
+            if !full {
+                break;
+            }
+        }
+        tick.next_due = self
+            .store
+            .next_due()
+            .await?
+            .and_then(DateTime::from_timestamp_millis);
+        Ok(tick)
+    }
+
+    /// Runs ticks until cancelled, sleeping until the next notification falls due (at most
+    /// a second, or until woken). A tick in progress finishes: its deliveries are bounded
+    /// by their timeouts.
+    pub async fn run(self, cancel: CancellationToken, wake: Arc<Notify>) {
+        while !cancel.is_cancelled() {
+            let sleep = match self.tick().await {
+                Ok(tick) => {
+                    let now = self.clock.now();
+                    let until = tick.next_due.unwrap_or(now + MAX_SLEEP);
+                    (until - now).clamp(Duration::zero(), MAX_SLEEP)
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "dispatch tick failed");
+                    MAX_SLEEP
+                }
+            };
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(sleep.to_std().unwrap_or_default()) => {}
+            }
+        }
+    }
+
+    /// Delivers one claimed notification and says how it went.
+    async fn attempt(&self, row: OutboxRecord) -> Result<(i64, Finished), StoreError> {
+        let started = self.clock.now();
+        let timer = Instant::now();
+        let channel = self.store.channel_by_id(row.channel_id).await?;
+        let outcome = match &channel {
+            Some(channel) => {
+                let span = tracing::info_span!(
+                    "delivery",
+                    notification = %row.code,
+                    channel = %channel.code,
+                    kind = %channel.kind,
+                    attempt = row.attempts,
+                );
+                let _guard = span.enter();
+                self.deliver(&row, channel).await?
+            }
+            None => Outcome::failed("The channel was deleted.", true),
+        };
+        let latency = Duration::from_std(timer.elapsed()).unwrap_or(Duration::MAX);
+        let max_attempts = match row.purpose {
+            Purpose::Flip => MAX_ATTEMPTS,
+            // A test is tried once, as on healthchecks.io; a verification link a few times.
+            Purpose::Test => 1,
+            Purpose::Verify => 3,
+        };
+        let (outcome_name, status_code, error, retry_at) = match outcome {
+            Outcome::Delivered { status } => ("delivered", status, String::new(), None),
+            Outcome::Failed {
+                error,
+                status,
+                permanent,
+            } => {
+                if permanent || row.attempts >= max_attempts {
+                    ("dead", status, error, None)
+                } else {
+                    let retry_at = self.clock.now() + backoff(row.attempts);
+                    ("retry", status, error, Some(retry_at))
+                }
+            }
+        };
+        let kind = channel.as_ref().map_or("", |c| c.kind.as_str());
+        metrics::delivery(kind, outcome_name, latency);
+        if outcome_name != "delivered" {
+            tracing::warn!(notification = %row.code, attempt = row.attempts, outcome = outcome_name, %error, "delivery failed");
+        }
+        Ok((
+            row.channel_id,
+            Finished {
+                outbox_id: row.id,
+                attempt: row.attempts,
+                started,
+                latency_ms: latency.num_milliseconds(),
+                outcome: outcome_name,
+                status_code,
+                error,
+                retry_at,
+            },
+        ))
+    }
+
+    async fn deliver(
+        &self,
+        row: &OutboxRecord,
+        channel: &ChannelRecord,
+    ) -> Result<Outcome, StoreError> {
+        if row.purpose == Purpose::Verify {
+            return self.send_verification(row, channel).await;
+        }
+        let Some(notice) = self.notice(row, channel).await? else {
+            return Ok(Outcome::failed("The check was deleted.", true));
+        };
+        let t = &self.transports;
+        Ok(match channel.kind.as_str() {
+            "webhook" => match serde_json::from_str::<WebhookConfig>(&channel.value) {
+                Ok(config) => match config.spec(notice.direction) {
+                    Some(spec) => {
+                        t.webhooks
+                            .send(spec, &notice, &channel.secret, self.clock.now())
+                            .await
+                    }
+                    None => Outcome::Delivered { status: None },
+                },
+                Err(_) => Outcome::failed("Invalid webhook settings.", true),
+            },
+            "email" if !channel.email_verified => Outcome::failed("Email not verified", true),
+            "email" => match EmailConfig::from_stored(&channel.value) {
+                Ok(config) => {
+                    match email::alert_message(&notice, &t.from, &config.value, &t.site_name) {
+                        Ok(message) => self.send_mail(message).await,
+                        Err(err) => Outcome::failed(err, true),
+                    }
+                }
+                Err(_) => Outcome::failed("Invalid email settings.", true),
+            },
+            other => Outcome::failed(format!("Unknown channel kind {other:?}."), true),
+        })
+    }
+
+    async fn send_mail(&self, message: lettre::Message) -> Outcome {
+        match &self.transports.mailer {
+            Some(mailer) => mailer.send(message).await,
+            None => Outcome::failed("Email is not configured (OVERDUE_SMTP_URL).", false),
+        }
+    }
+
+    /// Mails a fresh verification link; only the newest link works.
+    async fn send_verification(
+        &self,
+        row: &OutboxRecord,
+        channel: &ChannelRecord,
+    ) -> Result<Outcome, StoreError> {
+        let Ok(config) = EmailConfig::from_stored(&channel.value) else {
+            return Ok(Outcome::failed("Invalid email settings.", true));
+        };
+        if channel.email_verified {
+            return Ok(Outcome::Delivered { status: None });
+        }
+        let token = keys::random_token();
+        let mut updated = channel.clone();
+        updated.verify_token_hash = keys::hash_key(&token);
+        self.store.update_channel(&updated).await?;
+        let t = &self.transports;
+        let url = format!(
+            "{}/integrations/{}/verify/{token}/",
+            t.site_root, channel.code
+        );
+        let project = self
+            .store
+            .project_name(channel.project_id)
+            .await?
+            .unwrap_or_default();
+        Ok(
+            match email::verification_message(
+                &t.from,
+                &config.value,
+                &url,
+                &project,
+                &t.site_name,
+                row.code,
+            ) {
+                Ok(message) => self.send_mail(message).await,
+                Err(err) => Outcome::failed(err, true),
+            },
+        )
+    }
+
+    /// Everything the transports need about a notification's check.
+    async fn notice(
+        &self,
+        row: &OutboxRecord,
+        channel: &ChannelRecord,
+    ) -> Result<Option<Notice>, StoreError> {
+        let direction = if row.direction == "up" {
+            Direction::Up
+        } else {
+            Direction::Down
+        };
+        let check = match row.check_id {
+            Some(id) => match self.store.check_by_id(id).await? {
+                Some(check) => check,
+                None => return Ok(None),
+            },
+            None => test_check(channel.project_id, row.changed_at, direction),
+        };
+        let channels = self
+            .store
+            .channels_of_check(check.id)
+            .await?
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let view = View {
+            now: self.clock.now(),
+            version: 3,
+            access: KeyAccess::ReadWrite,
+            site_root: &self.transports.site_root,
+        };
+        let changed_ms = row.changed_at.timestamp_millis();
+        let last_ping = match row.check_id {
+            Some(id) => self.store.last_ping_before(id, changed_ms).await?,
+            None => None,
+        };
+        let downtime = match (direction, row.check_id) {
+            (Direction::Up, Some(id)) => self
+                .store
+                .down_since(id, changed_ms)
+                .await?
+                .and_then(DateTime::from_timestamp_millis)
+                .map(|since| row.changed_at - since),
+            _ => None,
+        };
+        Ok(Some(Notice {
+            id: row.code,
+            direction,
+            reason: row.reason.clone(),
+            changed_at: row.changed_at,
+            downtime,
+            is_test: row.purpose == Purpose::Test,
+            check_json: check_json(&check, &channels, view),
+            check_url: format!(
+                "{}/checks/{}/details/",
+                self.transports.site_root, check.code
+            ),
+            project_name: self
+                .store
+                .project_name(check.project_id)
+                .await?
+                .unwrap_or_default(),
+            last_ping,
+            check,
+        }))
+    }
+}
+
+/// The stand-in check a test notification describes (healthchecks.io's "TEST" check).
+fn test_check(project_id: i64, now: DateTime<Utc>, direction: Direction) -> CheckRecord {
+    let mut check = CheckRecord::new(project_id, now);
+    check.name = "TEST".to_owned();
+    check.desc = "This is a test notification.".to_owned();
+    check.state.status = match direction {
+        Direction::Up => Status::Up,
+        Direction::Down => Status::Down,
+    };
+    check.state.last_ping = Some(now);
+    check
+}
+
+/// The delay before retry number `attempt + 1`: doubling from [`FIRST_BACKOFF`], capped,
+/// with ±50 % jitter so that failures at one moment do not retry in lockstep.
+pub fn backoff(attempt: i64) -> Duration {
+    let doublings = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
+    let base = FIRST_BACKOFF
+        .checked_mul(2_i32.saturating_pow(doublings))
+        .unwrap_or(MAX_BACKOFF)
+        .min(MAX_BACKOFF);
+    let jitter: f64 = rand::rng().random_range(0.5..1.5);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    let ms = (base.num_milliseconds() as f64 * jitter) as i64;
+    Duration::milliseconds(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        for attempt in 1..=12 {
+            let expected =
+                (FIRST_BACKOFF * 2_i32.pow(u32::try_from(attempt - 1).unwrap())).min(MAX_BACKOFF);
+            for _ in 0..50 {
+                let d = backoff(attempt);
+                assert!(d >= expected / 2 && d < expected * 3 / 2, "{attempt}: {d}");
+            }
+        }
+    }
+}

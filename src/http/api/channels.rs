@@ -1,0 +1,316 @@
+//! Channels (integrations): healthchecks.io's read-only list, and Overdue's extension to
+//! create, read, change, delete and test email and webhook channels through the API.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::json::iso;
+use super::{authorize_read, authorize_write, parse_body};
+use crate::alerts::email::EmailConfig;
+use crate::alerts::webhook::{self, WebhookConfig};
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::store::{ChannelRecord, KeyAccess, NewNotification, ProjectRecord, Purpose};
+
+/// `GET channels/`: `{"channels": [{"id", "name", "kind"}]}`, read-write keys only.
+pub async fn list_channels(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let (project, access) = authorize_read(&state, &headers).await?;
+    if access != KeyAccess::ReadWrite {
+        return Err(AppError::Unauthorized("wrong api key"));
+    }
+    let channels: Vec<Value> = state
+        .store
+        .channels_in_project(project.id)
+        .await?
+        .iter()
+        .map(|c| json!({ "id": c.code, "name": c.name, "kind": c.kind }))
+        .collect();
+    Ok(Json(json!({ "channels": channels })).into_response())
+}
+
+/// A channel as the API shows it; the webhook secret only when just created.
+fn channel_json(channel: &ChannelRecord, with_secret: bool) -> Value {
+    let settings: Value = serde_json::from_str(&channel.value).unwrap_or(Value::Null);
+    let mut out = Map::new();
+    out.insert("id".into(), json!(channel.code));
+    out.insert("name".into(), json!(channel.name));
+    out.insert("kind".into(), json!(channel.kind));
+    out.insert(channel.kind.clone(), settings);
+    if channel.kind == "email" {
+        out.insert("email_verified".into(), json!(channel.email_verified));
+    }
+    if with_secret && !channel.secret.is_empty() {
+        out.insert("secret".into(), json!(channel.secret));
+    }
+    out.insert("disabled".into(), json!(channel.disabled));
+    out.insert(
+        "last_notify".into(),
+        json!(
+            channel
+                .last_notify
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(iso)
+        ),
+    );
+    out.insert("last_error".into(), json!(channel.last_error));
+    Value::Object(out)
+}
+
+/// The kind and settings a request gives, validated and in stored form.
+fn parse_settings(body: &Map<String, Value>, kind: &str) -> Result<String, AppError> {
+    let bad = |message: String| AppError::BadRequest(format!("json validation error: {message}"));
+    let Some(settings) = body.get(kind) else {
+        return Err(bad(format!("{kind} is missing")));
+    };
+    if !settings.is_object() {
+        return Err(bad(format!("{kind} is not an object")));
+    }
+    let value = match kind {
+        "webhook" => {
+            let config: WebhookConfig = serde_json::from_value(settings.clone())
+                .map_err(|e| bad(format!("webhook: {e}")))?;
+            config.validate().map_err(bad)?;
+            serde_json::to_string(&config)
+        }
+        _ => {
+            let config: EmailConfig =
+                serde_json::from_value(settings.clone()).map_err(|e| bad(format!("email: {e}")))?;
+            config.validate().map_err(bad)?;
+            serde_json::to_string(&config)
+        }
+    };
+    value.map_err(|e| bad(e.to_string()))
+}
+
+fn parse_name(body: &Map<String, Value>, default: &str) -> Result<String, AppError> {
+    match body.get("name") {
+        None => Ok(default.to_owned()),
+        Some(Value::String(name)) if name.chars().count() <= 100 => Ok(name.clone()),
+        Some(Value::String(_)) => Err(AppError::BadRequest(
+            "json validation error: name is too long".to_owned(),
+        )),
+        Some(_) => Err(AppError::BadRequest(
+            "json validation error: name is not a string".to_owned(),
+        )),
+    }
+}
+
+/// Queues the verification email of an email channel.
+async fn request_verification(state: &AppState, channel: &ChannelRecord) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let notification = NewNotification {
+        project_id: channel.project_id,
+        check_id: None,
+        channel_id: channel.id,
+        purpose: Purpose::Verify,
+        direction: "",
+        reason: "",
+        changed_at: now,
+    };
+    state.store.enqueue(&notification, now).await?;
+    state.outbox.notify_one();
+    Ok(())
+}
+
+/// `POST channels/`: `{"name", "kind": "webhook", "webhook": {…}}` or
+/// `{"name", "kind": "email", "email": {"value", "up", "down"}}`. Answers 201 with the
+/// channel (a webhook's signing secret is shown this once). The new channel notifies every
+/// check of the project, as on healthchecks.io; an email channel first mails a
+/// verification link and receives alerts once it is followed.
+pub async fn create_channel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let body = parse_body(&body)?.unwrap_or_default();
+    let project = authorize_write(&state, &headers, Some(&body)).await?;
+    let kind = match body.get("kind") {
+        Some(Value::String(kind)) if crate::domain::channel::KINDS.contains(&kind.as_str()) => {
+            kind.clone()
+        }
+        Some(Value::String(_)) => {
+            return Err(AppError::BadRequest(
+                "json validation error: kind must be \"email\" or \"webhook\"".to_owned(),
+            ));
+        }
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "json validation error: kind is not a string".to_owned(),
+            ));
+        }
+        None => {
+            return Err(AppError::BadRequest(
+                "json validation error: kind is missing".to_owned(),
+            ));
+        }
+    };
+    let name = parse_name(&body, "")?;
+    let value = parse_settings(&body, &kind)?;
+    let channel = ChannelRecord {
+        id: 0,
+        code: Uuid::new_v4(),
+        project_id: project.id,
+        name,
+        secret: if kind == "webhook" {
+            webhook::new_secret()
+        } else {
+            String::new()
+        },
+        kind,
+        value,
+        email_verified: false,
+        verify_token_hash: String::new(),
+        disabled: false,
+        last_notify: None,
+        last_notify_duration: None,
+        last_error: String::new(),
+        created: state.clock.now().timestamp_millis(),
+    };
+    let channel = state.store.create_channel(&channel).await?;
+    state
+        .store
+        .assign_channel_to_all(channel.id, project.id)
+        .await?;
+    if channel.kind == "email" {
+        request_verification(&state, &channel).await?;
+    }
+    Ok((StatusCode::CREATED, Json(channel_json(&channel, true))).into_response())
+}
+
+/// A channel of the caller's project: 404 if there is none, 403 if it is another's.
+async fn owned_channel(
+    state: &AppState,
+    project: &ProjectRecord,
+    code: &str,
+) -> Result<ChannelRecord, AppError> {
+    let code = Uuid::parse_str(code).map_err(|_| AppError::NotFound)?;
+    let channel = state
+        .store
+        .channel_by_code(code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if channel.project_id != project.id {
+        return Err(AppError::Forbidden);
+    }
+    Ok(channel)
+}
+
+/// `GET channels/<uuid>`.
+pub async fn get_channel(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let (project, access) = authorize_read(&state, &headers).await?;
+    if access != KeyAccess::ReadWrite {
+        return Err(AppError::Unauthorized("wrong api key"));
+    }
+    let channel = owned_channel(&state, &project, &code).await?;
+    Ok(Json(channel_json(&channel, false)).into_response())
+}
+
+/// `POST channels/<uuid>`: changes the name, the settings (`webhook` or `email`, whole)
+/// and `disabled`. A changed email address must be verified again.
+pub async fn update_channel(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let body = parse_body(&body)?.unwrap_or_default();
+    let project = authorize_write(&state, &headers, Some(&body)).await?;
+    let mut channel = owned_channel(&state, &project, &code).await?;
+    if body
+        .get("kind")
+        .is_some_and(|k| k.as_str() != Some(&channel.kind))
+    {
+        return Err(AppError::BadRequest(
+            "json validation error: kind cannot be changed".to_owned(),
+        ));
+    }
+    channel.name = parse_name(&body, &channel.name)?;
+    match body.get("disabled") {
+        None => {}
+        Some(Value::Bool(disabled)) => channel.disabled = *disabled,
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "json validation error: disabled is not a boolean".to_owned(),
+            ));
+        }
+    }
+    let mut reverify = false;
+    if body.contains_key(&channel.kind) {
+        let value = parse_settings(&body, &channel.kind)?;
+        if channel.kind == "email" && address(&value) != address(&channel.value) {
+            channel.email_verified = false;
+            reverify = true;
+        }
+        channel.value = value;
+    }
+    if !state.store.update_channel(&channel).await? {
+        return Err(AppError::NotFound);
+    }
+    if reverify {
+        request_verification(&state, &channel).await?;
+    }
+    Ok(Json(channel_json(&channel, false)).into_response())
+}
+
+fn address(value: &str) -> Option<String> {
+    serde_json::from_str::<EmailConfig>(value)
+        .ok()
+        .map(|c| c.value.to_lowercase())
+}
+
+/// `DELETE channels/<uuid>`: answers with the channel as it was.
+pub async fn delete_channel(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let project = authorize_write(&state, &headers, None).await?;
+    let channel = owned_channel(&state, &project, &code).await?;
+    if !state.store.delete_channel(channel.id).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Json(channel_json(&channel, false)).into_response())
+}
+
+/// `POST channels/<uuid>/test`: queues a test notification ("down") and answers 202 with
+/// its id; its delivery shows in the channel's `last_error` and in
+/// `GET notifications/<id>`.
+pub async fn test_channel(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let body = parse_body(&body)?;
+    let project = authorize_write(&state, &headers, body.as_ref()).await?;
+    let channel = owned_channel(&state, &project, &code).await?;
+    let now = state.clock.now();
+    let notification = NewNotification {
+        project_id: project.id,
+        check_id: None,
+        channel_id: channel.id,
+        purpose: Purpose::Test,
+        direction: "down",
+        reason: "",
+        changed_at: now,
+    };
+    let queued = state.store.enqueue(&notification, now).await?;
+    state.outbox.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "notification": queued.code })),
+    )
+        .into_response())
+}

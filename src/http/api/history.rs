@@ -1,0 +1,215 @@
+//! A check's history: its flips (healthchecks.io §3.8), and Overdue's notifications with
+//! every delivery attempt, which can be sent again.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::DateTime;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::checks::{find_readable_check, owned_check};
+use super::json::iso;
+use super::{authorize_read, authorize_write, parse_body};
+use crate::domain::check::Status;
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::store::{KeyAccess, OutboxRecord};
+
+/// The `?start=`, `?end=` and `?seconds=` filters of the flips list.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct FlipFilter {
+    start: Option<i64>,
+    end: Option<i64>,
+    seconds: Option<i64>,
+}
+
+impl FlipFilter {
+    /// Integers in range, else `None` (answered with an empty 400, as healthchecks.io).
+    fn parse(query: Option<&str>) -> Option<FlipFilter> {
+        let mut filter = FlipFilter::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            let number = || value.parse::<i64>().ok();
+            match key.as_ref() {
+                "start" => {
+                    filter.start = Some(number().filter(|v| (0..=10_000_000_000).contains(v))?)
+                }
+                "end" => filter.end = Some(number().filter(|v| (0..=10_000_000_000).contains(v))?),
+                "seconds" => {
+                    filter.seconds = Some(number().filter(|v| (0..=31_536_000).contains(v))?)
+                }
+                _ => {}
+            }
+        }
+        Some(filter)
+    }
+}
+
+/// `GET checks/<uuid or unique_key>/flips/`: `{"flips": [{"timestamp", "up"}]}`, newest first.
+pub async fn list_flips(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    let (project, _) = authorize_read(&state, &headers).await?;
+    let check = find_readable_check(&state, &project, &key).await?;
+    let Some(filter) = FlipFilter::parse(query.as_deref()) else {
+        return Ok(StatusCode::BAD_REQUEST.into_response());
+    };
+    let now = state.clock.now().timestamp();
+    let flips: Vec<Value> = state
+        .store
+        .flips(check.id)
+        .await?
+        .iter()
+        .filter(|f| {
+            let t = f.created.timestamp();
+            filter.start.is_none_or(|start| t >= start)
+                && filter.end.is_none_or(|end| t < end)
+                && filter.seconds.is_none_or(|s| t >= now - s)
+        })
+        .map(
+            |f| json!({ "timestamp": iso(f.created), "up": i32::from(f.new_status == Status::Up) }),
+        )
+        .collect();
+    Ok(Json(json!({ "flips": flips })).into_response())
+}
+
+fn millis_iso(ms: i64) -> Option<String> {
+    DateTime::from_timestamp_millis(ms).map(iso)
+}
+
+async fn notification_json(state: &AppState, n: &OutboxRecord) -> Result<Value, AppError> {
+    let channel = state.store.channel_by_id(n.channel_id).await?;
+    let attempts: Vec<Value> = state
+        .store
+        .attempts(n.id)
+        .await?
+        .iter()
+        .map(|a| {
+            json!({
+                "n": a.n,
+                "at": millis_iso(a.started),
+                "outcome": a.outcome,
+                "status_code": a.status_code,
+                "error": a.error,
+                "latency_ms": a.latency_ms,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "id": n.code,
+        "channel": channel.map(|c| c.code),
+        "purpose": n.purpose.as_str(),
+        "status": n.direction,
+        "reason": n.reason,
+        "changed_at": iso(n.changed_at),
+        "created": iso(n.created),
+        "state": n.state,
+        "next_attempt": n.due_at.filter(|_| n.state == "pending").map(iso),
+        "delivered_at": n.delivered_at.map(iso),
+        "last_error": n.last_error,
+        "attempts": attempts,
+    }))
+}
+
+/// `GET checks/<uuid>/notifications/`: the check's notifications, newest first, each with
+/// its attempts. Read-write keys only, like pings.
+pub async fn list_notifications(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let (project, access) = authorize_read(&state, &headers).await?;
+    if access != KeyAccess::ReadWrite {
+        return Err(AppError::Unauthorized("wrong api key"));
+    }
+    let check = owned_check(&state, &project, &key).await?;
+    let mut out = Vec::new();
+    for n in state.store.notifications_for_check(check.id, 100).await? {
+        out.push(notification_json(&state, &n).await?);
+    }
+    Ok(Json(json!({ "notifications": out })).into_response())
+}
+
+/// A notification of the caller's project.
+async fn owned_notification(
+    state: &AppState,
+    project_id: i64,
+    code: &str,
+) -> Result<OutboxRecord, AppError> {
+    let code = Uuid::parse_str(code).map_err(|_| AppError::NotFound)?;
+    let n = state
+        .store
+        .notification_by_code(code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if n.project_id != project_id {
+        return Err(AppError::Forbidden);
+    }
+    Ok(n)
+}
+
+/// `GET notifications/<uuid>`.
+pub async fn get_notification(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let (project, access) = authorize_read(&state, &headers).await?;
+    if access != KeyAccess::ReadWrite {
+        return Err(AppError::Unauthorized("wrong api key"));
+    }
+    let n = owned_notification(&state, project.id, &code).await?;
+    Ok(Json(notification_json(&state, &n).await?).into_response())
+}
+
+/// `POST notifications/<uuid>/resend`: queues a delivered or dead-lettered notification
+/// again (same id, so receivers can tell it is the same one); 409 while it is pending.
+pub async fn resend_notification(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let body = parse_body(&body)?;
+    let project = authorize_write(&state, &headers, body.as_ref()).await?;
+    let n = owned_notification(&state, project.id, &code).await?;
+    let now = state.clock.now().timestamp_millis();
+    if !state.store.resend(n.id, now).await? {
+        return Err(AppError::Conflict("notification is still pending"));
+    }
+    state.outbox.notify_one();
+    let n = owned_notification(&state, project.id, &code).await?;
+    Ok(Json(notification_json(&state, &n).await?).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flip_filters_take_integers_in_range() {
+        assert_eq!(FlipFilter::parse(None), Some(FlipFilter::default()));
+        assert_eq!(
+            FlipFilter::parse(Some("start=10&end=20&seconds=30")),
+            Some(FlipFilter {
+                start: Some(10),
+                end: Some(20),
+                seconds: Some(30)
+            })
+        );
+        for bad in [
+            "start=x",
+            "start=-1",
+            "end=10000000001",
+            "seconds=31536001",
+            "seconds=1.5",
+        ] {
+            assert_eq!(FlipFilter::parse(Some(bad)), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,896 @@
+//! What the alert pipeline stores: channels and their assignment to checks, shard leases,
+//! and the outbox of notifications with the record of every delivery attempt.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::StoreError;
+use super::records::instant;
+
+/// A notification channel of a project.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ChannelRecord {
+    pub id: i64,
+    pub code: Uuid,
+    pub project_id: i64,
+    pub name: String,
+    /// `email` or `webhook`.
+    pub kind: String,
+    /// The kind's settings, as healthchecks.io stores them (JSON).
+    pub value: String,
+    /// The webhook signing secret; empty for email.
+    pub secret: String,
+    pub email_verified: bool,
+    pub verify_token_hash: String,
+    pub disabled: bool,
+    /// Epoch milliseconds of the last attempt.
+    pub last_notify: Option<i64>,
+    pub last_notify_duration: Option<i64>,
+    pub last_error: String,
+    pub created: i64,
+}
+
+/// A shard lease as this process holds it: `token` fences its writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldLease {
+    pub shard: i32,
+    pub token: i64,
+}
+
+/// Why a notification is in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A check changed status.
+    Flip,
+    /// Someone asked for a test notification.
+    Test,
+    /// An email channel's verification link.
+    Verify,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Flip => "flip",
+            Purpose::Test => "test",
+            Purpose::Verify => "verify",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Purpose, StoreError> {
+        match s {
+            "flip" => Ok(Purpose::Flip),
+            "test" => Ok(Purpose::Test),
+            "verify" => Ok(Purpose::Verify),
+            other => Err(StoreError::Corrupt(format!("outbox purpose {other:?}"))),
+        }
+    }
+}
+
+/// A notification to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub id: i64,
+    /// The idempotency id: `webhook-id`, and the email's `Message-ID`.
+    pub code: Uuid,
+    pub project_id: i64,
+    pub check_id: Option<i64>,
+    pub channel_id: i64,
+    pub purpose: Purpose,
+    /// `up` or `down` (flips and tests).
+    pub direction: String,
+    pub reason: String,
+    pub changed_at: DateTime<Utc>,
+    pub created: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// Tries claimed so far, this one included once claimed.
+    pub attempts: i64,
+    /// `pending`, `delivered` or `dead`.
+    pub state: String,
+    pub last_error: String,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct OutboxRow {
+    id: i64,
+    code: Uuid,
+    project_id: i64,
+    check_id: Option<i64>,
+    channel_id: i64,
+    purpose: String,
+    direction: String,
+    reason: String,
+    changed_at: i64,
+    created: i64,
+    due_at: Option<i64>,
+    attempts: i64,
+    state: String,
+    last_error: String,
+    delivered_at: Option<i64>,
+}
+
+impl TryFrom<OutboxRow> for OutboxRecord {
+    type Error = StoreError;
+
+    fn try_from(row: OutboxRow) -> Result<Self, StoreError> {
+        Ok(OutboxRecord {
+            id: row.id,
+            code: row.code,
+            project_id: row.project_id,
+            check_id: row.check_id,
+            channel_id: row.channel_id,
+            purpose: Purpose::parse(&row.purpose)?,
+            direction: row.direction,
+            reason: row.reason,
+            changed_at: instant(row.changed_at)?,
+            created: instant(row.created)?,
+            due_at: row.due_at.map(instant).transpose()?,
+            attempts: row.attempts,
+            state: row.state,
+            last_error: row.last_error,
+            delivered_at: row.delivered_at.map(instant).transpose()?,
+        })
+    }
+}
+
+/// A new outbox row.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub project_id: i64,
+    pub check_id: Option<i64>,
+    pub channel_id: i64,
+    pub purpose: Purpose,
+    pub direction: &'static str,
+    pub reason: &'static str,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// One delivery attempt, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AttemptRecord {
+    pub outbox_id: i64,
+    pub n: i64,
+    /// Epoch milliseconds.
+    pub started: i64,
+    pub latency_ms: i64,
+    /// `delivered`, `retry` or `dead`.
+    pub outcome: String,
+    pub status_code: Option<i64>,
+    pub error: String,
+}
+
+/// How a claimed delivery ended, to be written back.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub outbox_id: i64,
+    /// The attempt number the claim gave; a later claim of the same row fences this one.
+    pub attempt: i64,
+    pub started: DateTime<Utc>,
+    pub latency_ms: i64,
+    /// `delivered`, `retry` or `dead`.
+    pub outcome: &'static str,
+    pub status_code: Option<u16>,
+    pub error: String,
+    /// When to try again (for `retry`).
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// What a deadline pass wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadlineWrites {
+    /// Checks flipped down, and the notifications queued for them.
+    pub flipped: usize,
+    pub notifications: usize,
+    /// Checks whose deadline moved instead (still in grace).
+    pub postponed: usize,
+    /// Checks changed by someone else since they were read (a ping won the race).
+    pub stale: usize,
+    /// Shards whose lease another holder has taken since: nothing was written for them.
+    pub fenced: Vec<i32>,
+}
+
+/// Outbox gauges for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    pub pending: i64,
+    pub dead: i64,
+    /// Creation time (epoch ms) of the oldest undelivered notification.
+    pub oldest_pending: Option<i64>,
+}
+
+macro_rules! channel_columns {
+    () => {
+        "id, code, project_id, name, kind, value, secret, email_verified, verify_token_hash, \
+         disabled, last_notify, last_notify_duration, last_error, created"
+    };
+}
+
+macro_rules! outbox_columns {
+    () => {
+        "id, code, project_id, check_id, channel_id, purpose, direction, reason, changed_at, \
+         created, due_at, attempts, state, last_error, delivered_at"
+    };
+}
+
+/// The alert pipeline's SQL, instantiated for each engine like [`super::engine::engine`].
+/// `claim_lock` lets concurrent dispatchers on PostgreSQL skip each other's rows;
+/// `share_lock` keeps a lease row from being taken while a deadline write relies on it
+/// (SQLite's single write lock already does both).
+macro_rules! alerts_engine {
+    ($store:ident, $db:ty, claim_lock = $claim_lock:literal, share_lock = $share_lock:literal $(,)?) => {
+        use $crate::store::alerts::{
+            AttemptRecord, ChannelRecord, DeadlineWrites, Finished, HeldLease, NewNotification,
+            OutboxRecord, OutboxRow, OutboxStats, Purpose,
+        };
+
+
+        impl $store {
+            pub async fn create_channel(
+                &self,
+                channel: &ChannelRecord,
+            ) -> Result<ChannelRecord, StoreError> {
+                let (id,): (i64,) = sqlx::query_as(
+                    "insert into channels (code, project_id, name, kind, value, secret, \
+                     email_verified, verify_token_hash, disabled, created) \
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
+                )
+                .bind(channel.code)
+                .bind(channel.project_id)
+                .bind(&channel.name)
+                .bind(&channel.kind)
+                .bind(&channel.value)
+                .bind(&channel.secret)
+                .bind(channel.email_verified)
+                .bind(&channel.verify_token_hash)
+                .bind(channel.disabled)
+                .bind(channel.created)
+                .fetch_one(&self.writer)
+                .await?;
+                Ok(ChannelRecord { id, ..channel.clone() })
+            }
+
+            /// Saves a channel's editable fields.
+            pub async fn update_channel(&self, channel: &ChannelRecord) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "update channels set name = $1, value = $2, email_verified = $3, \
+                     verify_token_hash = $4, disabled = $5 where id = $6",
+                )
+                .bind(&channel.name)
+                .bind(&channel.value)
+                .bind(channel.email_verified)
+                .bind(&channel.verify_token_hash)
+                .bind(channel.disabled)
+                .bind(channel.id)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn delete_channel(&self, id: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query("delete from channels where id = $1")
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn channel_by_code(&self, code: Uuid) -> Result<Option<ChannelRecord>, StoreError> {
+                const SQL: &str = concat!("select ", channel_columns!(), " from channels where code = $1");
+                Ok(sqlx::query_as(SQL).bind(code).fetch_optional(&self.pool).await?)
+            }
+
+            pub async fn channel_by_id(&self, id: i64) -> Result<Option<ChannelRecord>, StoreError> {
+                const SQL: &str = concat!("select ", channel_columns!(), " from channels where id = $1");
+                Ok(sqlx::query_as(SQL).bind(id).fetch_optional(&self.pool).await?)
+            }
+
+            /// The project's channels, oldest first.
+            pub async fn channels_in_project(
+                &self,
+                project_id: i64,
+            ) -> Result<Vec<ChannelRecord>, StoreError> {
+                const SQL: &str = concat!("select ", channel_columns!(), " from channels where project_id = $1 order by id");
+                Ok(sqlx::query_as(SQL).bind(project_id).fetch_all(&self.pool).await?)
+            }
+
+            /// Replaces the set of channels a check notifies.
+            pub async fn set_check_channels(
+                &self,
+                check_id: i64,
+                channel_ids: &[i64],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("delete from check_channels where check_id = $1")
+                    .bind(check_id)
+                    .execute(&mut *tx)
+                    .await?;
+                for channel_id in channel_ids {
+                    sqlx::query("insert into check_channels (check_id, channel_id) values ($1, $2)")
+                        .bind(check_id)
+                        .bind(channel_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// Assigns a channel to every check of its project (a new channel's default, as
+            /// on healthchecks.io).
+            pub async fn assign_channel_to_all(
+                &self,
+                channel_id: i64,
+                project_id: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "insert into check_channels (check_id, channel_id) \
+                     select id, $1 from checks where project_id = $2",
+                )
+                .bind(channel_id)
+                .bind(project_id)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            /// `(check id, channel code)` for every assignment in the project.
+            pub async fn check_channel_codes(
+                &self,
+                project_id: i64,
+            ) -> Result<Vec<(i64, Uuid)>, StoreError> {
+                Ok(sqlx::query_as(
+                    "select cc.check_id, ch.code from check_channels cc \
+                     join channels ch on ch.id = cc.channel_id \
+                     where ch.project_id = $1 order by cc.check_id, ch.id",
+                )
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            /// The codes of the channels a check notifies, oldest first.
+            pub async fn channels_of_check(&self, check_id: i64) -> Result<Vec<Uuid>, StoreError> {
+                let rows: Vec<(Uuid,)> = sqlx::query_as(
+                    "select ch.code from check_channels cc join channels ch on ch.id = cc.channel_id \
+                     where cc.check_id = $1 order by ch.id",
+                )
+                .bind(check_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(code,)| code).collect())
+            }
+
+            pub async fn project_name(&self, project_id: i64) -> Result<Option<String>, StoreError> {
+                let row: Option<(String,)> = sqlx::query_as("select name from projects where id = $1")
+                    .bind(project_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|(name,)| name))
+            }
+
+            /// The check's last ping at or before `at`.
+            pub async fn last_ping_before(
+                &self,
+                check_id: i64,
+                at: i64,
+            ) -> Result<Option<PingRecord>, StoreError> {
+                sqlx::query_as::<_, PingRow>(
+                    "select n, created, kind, scheme, remote_addr, method, ua, body, exitstatus, rid \
+                     from pings where check_id = $1 and created <= $2 order by n desc limit 1",
+                )
+                .bind(check_id)
+                .bind(at)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(PingRecord::try_from)
+                .transpose()
+            }
+
+            /// Marks an email channel verified if the token's hash matches.
+            pub async fn verify_channel(&self, code: Uuid, token_hash: &str) -> Result<bool, StoreError> {
+                if token_hash.is_empty() {
+                    return Ok(false);
+                }
+                let done = sqlx::query(
+                    "update channels set email_verified = $1, verify_token_hash = '' \
+                     where code = $2 and verify_token_hash = $3",
+                )
+                .bind(true)
+                .bind(code)
+                .bind(token_hash)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            // ---- leases ------------------------------------------------------------
+
+            /// Records that `holder` is alive and returns how many holders are (itself
+            /// included): those seen within `ttl_ms`.
+            pub async fn heartbeat(&self, holder: &str, now: i64, ttl_ms: i64) -> Result<i64, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "insert into instances (holder, seen_at) values ($1, $2) \
+                     on conflict (holder) do update set seen_at = excluded.seen_at",
+                )
+                .bind(holder)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                // Long-gone instances are forgotten.
+                sqlx::query("delete from instances where seen_at < $1")
+                    .bind(now - 10 * ttl_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                let (alive,): (i64,) =
+                    sqlx::query_as("select count(*) from instances where seen_at >= $1")
+                        .bind(now - ttl_ms)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                Ok(alive)
+            }
+
+            /// Forgets a holder that is shutting down, so the others rebalance at once.
+            pub async fn leave(&self, holder: &str) -> Result<(), StoreError> {
+                sqlx::query("delete from instances where holder = $1")
+                    .bind(holder)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            /// `(shard, holder, expires_at)` of every lease.
+            pub async fn leases(&self) -> Result<Vec<(i32, Option<String>, i64)>, StoreError> {
+                Ok(sqlx::query_as("select shard, holder, expires_at from leases order by shard")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            /// Takes a free or expired lease; returns its new fencing token.
+            pub async fn take_lease(
+                &self,
+                shard: i32,
+                holder: &str,
+                now: i64,
+                expires_at: i64,
+            ) -> Result<Option<i64>, StoreError> {
+                let token: Option<(i64,)> = sqlx::query_as(
+                    "update leases set holder = $1, token = token + 1, expires_at = $2 \
+                     where shard = $3 and (holder is null or expires_at <= $4) returning token",
+                )
+                .bind(holder)
+                .bind(expires_at)
+                .bind(shard)
+                .bind(now)
+                .fetch_optional(&self.writer)
+                .await?;
+                Ok(token.map(|(t,)| t))
+            }
+
+            /// Extends a lease still held with this token; false if it was taken since.
+            pub async fn renew_lease(
+                &self,
+                lease: HeldLease,
+                holder: &str,
+                expires_at: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "update leases set expires_at = $1 \
+                     where shard = $2 and holder = $3 and token = $4",
+                )
+                .bind(expires_at)
+                .bind(lease.shard)
+                .bind(holder)
+                .bind(lease.token)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// Gives a lease up, so another holder can take it at once.
+            pub async fn release_lease(&self, lease: HeldLease, holder: &str) -> Result<(), StoreError> {
+                sqlx::query(
+                    "update leases set holder = null, expires_at = 0 \
+                     where shard = $1 and holder = $2 and token = $3",
+                )
+                .bind(lease.shard)
+                .bind(holder)
+                .bind(lease.token)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            // ---- deadlines ---------------------------------------------------------
+
+            /// Checks of the shards in `mask` (bit n = shard n of `shards`) whose deadline
+            /// is at or before `now`, earliest first.
+            pub async fn due_checks(
+                &self,
+                mask: i64,
+                shards: i64,
+                now: i64,
+                limit: i64,
+            ) -> Result<Vec<CheckRecord>, StoreError> {
+                sqlx::query_as::<_, CheckRow>(concat!(
+                    "select ", check_columns!(), " from checks \
+                     where status <> 'down' and alert_after <= $1 \
+                     and (($2 >> cast(id % $3 as integer)) & 1) = 1 \
+                     order by alert_after limit $4"
+                ))
+                .bind(now)
+                .bind(mask)
+                .bind(shards)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(CheckRecord::try_from)
+                .collect()
+            }
+
+            /// The earliest deadline among the shards in `mask`.
+            pub async fn next_deadline(&self, mask: i64, shards: i64) -> Result<Option<i64>, StoreError> {
+                let next: Option<(i64,)> = sqlx::query_as(
+                    "select alert_after from checks \
+                     where status <> 'down' and alert_after is not null \
+                     and (($1 >> cast(id % $2 as integer)) & 1) = 1 \
+                     order by alert_after limit 1",
+                )
+                .bind(mask)
+                .bind(shards)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(next.map(|(t,)| t))
+            }
+
+            /// Writes the deadline loop's verdicts in one transaction: each judged check
+            /// (its state already changed in memory, and `flip` set if it went down) is
+            /// written only if its version is still the one read, and only while `holder`
+            /// still holds its shard with the token given.
+            pub async fn write_deadlines(
+                &self,
+                holder: &str,
+                leases: &[HeldLease],
+                shards: i64,
+                judged: &[(CheckRecord, Option<Flip>)],
+                now: DateTime<Utc>,
+            ) -> Result<DeadlineWrites, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut writes = DeadlineWrites::default();
+                let mut valid = Vec::with_capacity(leases.len());
+                for lease in leases {
+                    // Locks the lease row until commit, so it cannot be taken mid-write.
+                    let current: Option<(i64,)> = sqlx::query_as(concat!(
+                        "select token from leases where shard = $1 and holder = $2",
+                        $share_lock
+                    ))
+                    .bind(lease.shard)
+                    .bind(holder)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if current == Some((lease.token,)) {
+                        valid.push(lease.shard);
+                    } else {
+                        writes.fenced.push(lease.shard);
+                    }
+                }
+                let mut flips = Vec::new();
+                for (check, flip) in judged {
+                    let shard = i32::try_from(check.id.rem_euclid(shards)).unwrap_or(-1);
+                    if !valid.contains(&shard) {
+                        continue;
+                    }
+                    let done = sqlx::query(
+                        "update checks set status = $1, alert_after = $2, version = version + 1 \
+                         where id = $3 and version = $4",
+                    )
+                    .bind(check.state.status.as_str())
+                    .bind(check.alert_after.map(millis))
+                    .bind(check.id)
+                    .bind(check.version)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        writes.stale += 1;
+                    } else if let Some(flip) = flip {
+                        writes.flipped += 1;
+                        flips.push((check.id, flip.clone()));
+                    } else {
+                        writes.postponed += 1;
+                    }
+                }
+                for (check_id, flip) in &flips {
+                    sqlx::query(
+                        "insert into flips (check_id, created, old_status, new_status, reason) \
+                         values ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(check_id)
+                    .bind(millis(flip.created))
+                    .bind(flip.old_status.as_str())
+                    .bind(flip.new_status.as_str())
+                    .bind(flip.reason)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                writes.notifications = enqueue_flips(&mut *tx, &flips, now).await?;
+                tx.commit().await?;
+                Ok(writes)
+            }
+
+            // ---- outbox ------------------------------------------------------------
+
+            /// Queues one notification, due at once.
+            pub async fn enqueue(
+                &self,
+                notification: &NewNotification,
+                now: DateTime<Utc>,
+            ) -> Result<OutboxRecord, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let id = insert_notification(&mut tx, notification, now).await?;
+                tx.commit().await?;
+                self.notification(id).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("outbox row {id} vanished"))
+                })
+            }
+
+            pub async fn notification(&self, id: i64) -> Result<Option<OutboxRecord>, StoreError> {
+                const SQL: &str = concat!("select ", outbox_columns!(), " from outbox where id = $1");
+                sqlx::query_as::<_, OutboxRow>(SQL)
+                    .bind(id)
+                    .fetch_optional(&self.writer)
+                    .await?
+                    .map(OutboxRecord::try_from)
+                    .transpose()
+            }
+
+            pub async fn notification_by_code(&self, code: Uuid) -> Result<Option<OutboxRecord>, StoreError> {
+                const SQL: &str = concat!("select ", outbox_columns!(), " from outbox where code = $1");
+                sqlx::query_as::<_, OutboxRow>(SQL)
+                    .bind(code)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(OutboxRecord::try_from)
+                    .transpose()
+            }
+
+            /// A check's notifications, newest first.
+            pub async fn notifications_for_check(
+                &self,
+                check_id: i64,
+                limit: i64,
+            ) -> Result<Vec<OutboxRecord>, StoreError> {
+                const SQL: &str = concat!("select ", outbox_columns!(), " from outbox where check_id = $1 \
+                     order by id desc limit $2");
+                sqlx::query_as::<_, OutboxRow>(SQL)
+                    .bind(check_id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(OutboxRecord::try_from)
+                    .collect()
+            }
+
+            /// The attempts at these notifications, in order.
+            pub async fn attempts(&self, outbox_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
+                Ok(sqlx::query_as(
+                    "select outbox_id, n, started, latency_ms, outcome, status_code, error \
+                     from attempts where outbox_id = $1 order by n",
+                )
+                .bind(outbox_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            /// Claims up to `limit` due notifications until `claim_until`: each claim counts
+            /// an attempt, and a claimer that does not finish in time loses the row to the
+            /// next one (whose attempt number then fences the first).
+            pub async fn claim_due(
+                &self,
+                now: i64,
+                claim_until: i64,
+                limit: i64,
+            ) -> Result<Vec<OutboxRecord>, StoreError> {
+                const SQL: &str = concat!(
+                    "update outbox set attempts = attempts + 1, due_at = $1 \
+                     where id in (select id from outbox where due_at <= $2 \
+                     order by due_at limit $3", $claim_lock, ") returning ", outbox_columns!()
+                );
+                sqlx::query_as::<_, OutboxRow>(SQL)
+                    .bind(claim_until)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&self.writer)
+                    .await?
+                    .into_iter()
+                    .map(OutboxRecord::try_from)
+                    .collect()
+            }
+
+            /// The earliest time a notification falls due.
+            pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+                let next: Option<(i64,)> = sqlx::query_as(
+                    "select due_at from outbox where due_at is not null order by due_at limit 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(next.map(|(t,)| t))
+            }
+
+            /// Records finished attempts in one transaction: each attempt row always (it
+            /// happened), the notification's new state only if no later claim took the row
+            /// over, and the channel's last result. Returns how many states were written.
+            pub async fn finish_attempts(
+                &self,
+                done: &[(i64, Finished)],
+            ) -> Result<usize, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut written = 0;
+                for (channel_id, done) in done {
+                    sqlx::query(
+                        "insert into attempts (outbox_id, n, started, latency_ms, outcome, \
+                         status_code, error) values ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(done.outbox_id)
+                    .bind(done.attempt)
+                    .bind(millis(done.started))
+                    .bind(done.latency_ms)
+                    .bind(done.outcome)
+                    .bind(done.status_code.map(i64::from))
+                    .bind(&done.error)
+                    .execute(&mut *tx)
+                    .await?;
+                    let state = match done.outcome {
+                        "delivered" => "delivered",
+                        "dead" => "dead",
+                        _ => "pending",
+                    };
+                    let delivered_at =
+                        (state == "delivered").then(|| millis(done.started) + done.latency_ms);
+                    let updated = sqlx::query(
+                        "update outbox set state = $1, due_at = $2, last_error = $3, \
+                         delivered_at = $4 where id = $5 and attempts = $6",
+                    )
+                    .bind(state)
+                    .bind(done.retry_at.map(millis).filter(|_| state == "pending"))
+                    .bind(&done.error)
+                    .bind(delivered_at)
+                    .bind(done.outbox_id)
+                    .bind(done.attempt)
+                    .execute(&mut *tx)
+                    .await?;
+                    written += usize::from(updated.rows_affected() == 1);
+                    sqlx::query(
+                        "update channels set last_notify = $1, last_notify_duration = $2, \
+                         last_error = $3 where id = $4",
+                    )
+                    .bind(millis(done.started))
+                    .bind(done.latency_ms)
+                    .bind(&done.error)
+                    .bind(channel_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(written)
+            }
+
+            /// Puts a delivered or dead-lettered notification back in the queue, due now.
+            pub async fn resend(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "update outbox set state = 'pending', due_at = $1 \
+                     where id = $2 and due_at is null",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+                let (pending, dead, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
+                    "select count(*) filter (where state = 'pending'), \
+                     count(*) filter (where state = 'dead'), \
+                     min(created) filter (where state = 'pending') from outbox",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(OutboxStats {
+                    pending,
+                    dead,
+                    oldest_pending: oldest,
+                })
+            }
+
+            /// The flip before `before` of a check, if it was to down: for an up notice's
+            /// downtime.
+            pub async fn down_since(
+                &self,
+                check_id: i64,
+                before: i64,
+            ) -> Result<Option<i64>, StoreError> {
+                let last: Option<(i64, String)> = sqlx::query_as(
+                    "select created, new_status from flips where check_id = $1 and created < $2 \
+                     order by created desc, id desc limit 1",
+                )
+                .bind(check_id)
+                .bind(before)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(last.filter(|(_, status)| status == "down").map(|(t, _)| t))
+            }
+        }
+
+        async fn insert_notification(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            n: &NewNotification,
+            now: DateTime<Utc>,
+        ) -> Result<i64, StoreError> {
+            let (id,): (i64,) = sqlx::query_as(
+                "insert into outbox (code, project_id, check_id, channel_id, purpose, direction, \
+                 reason, changed_at, created, due_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
+            )
+            .bind(Uuid::new_v4())
+            .bind(n.project_id)
+            .bind(n.check_id)
+            .bind(n.channel_id)
+            .bind(n.purpose.as_str())
+            .bind(n.direction)
+            .bind(n.reason)
+            .bind(millis(n.changed_at))
+            .bind(millis(now))
+            .bind(millis(now))
+            .fetch_one(&mut *conn)
+            .await?;
+            Ok(id)
+        }
+
+        /// Queues a notification per interested channel for each flip that is announced.
+        /// Returns how many were queued.
+        async fn enqueue_flips(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            flips: &[(i64, Flip)],
+            now: DateTime<Utc>,
+        ) -> Result<usize, StoreError> {
+            let mut queued = 0;
+            for (check_id, flip) in flips {
+                if !$crate::domain::channel::flip_notifies(flip) {
+                    continue;
+                }
+                let up = flip.new_status == $crate::domain::check::Status::Up;
+                let channels: Vec<(i64, i64, String, String, bool, bool)> = sqlx::query_as(
+                    "select ch.id, ch.project_id, ch.kind, ch.value, ch.email_verified, ch.disabled \
+                     from check_channels cc join channels ch on ch.id = cc.channel_id \
+                     where cc.check_id = $1 order by ch.id",
+                )
+                .bind(check_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                for (channel_id, project_id, kind, value, verified, disabled) in channels {
+                    if disabled || !$crate::domain::channel::channel_wants(&kind, &value, verified, up) {
+                        continue;
+                    }
+                    let notification = NewNotification {
+                        project_id,
+                        check_id: Some(*check_id),
+                        channel_id,
+                        purpose: Purpose::Flip,
+                        direction: flip.new_status.as_str(),
+                        reason: flip.reason,
+                        changed_at: flip.created,
+                    };
+                    insert_notification(conn, &notification, now).await?;
+                    queued += 1;
+                }
+            }
+            Ok(queued)
+        }
+    };
+}
+
+pub(super) use {alerts_engine, channel_columns, outbox_columns};
