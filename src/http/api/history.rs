@@ -31,17 +31,18 @@ impl FlipFilter {
     fn parse(query: Option<&str>) -> Option<FlipFilter> {
         let mut filter = FlipFilter::default();
         for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            let number = || value.parse::<i64>().ok();
-            match key.as_ref() {
-                "start" => {
-                    filter.start = Some(number().filter(|v| (0..=10_000_000_000).contains(v))?)
-                }
-                "end" => filter.end = Some(number().filter(|v| (0..=10_000_000_000).contains(v))?),
-                "seconds" => {
-                    filter.seconds = Some(number().filter(|v| (0..=31_536_000).contains(v))?)
-                }
-                _ => {}
-            }
+            let (slot, max) = match key.as_ref() {
+                "start" => (&mut filter.start, 10_000_000_000),
+                "end" => (&mut filter.end, 10_000_000_000),
+                "seconds" => (&mut filter.seconds, 31_536_000),
+                _ => continue,
+            };
+            *slot = Some(
+                value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|v| (0..=max).contains(v))?,
+            );
         }
         Some(filter)
     }
