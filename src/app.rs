@@ -49,23 +49,17 @@ impl App {
         let store = open_store(&config).await?;
         let tracker = TaskTracker::new();
         let cancel = CancellationToken::new();
-        let outbox = Arc::new(Notify::new());
         let ingest = Ingest::start(&store, &clock, &tracker);
         let site_root: Arc<str> = config.site_root().into();
         if background {
-            let deadlines = DeadlineLoop::new(
-                store.clone(),
-                Arc::clone(&clock),
-                leases(&config),
-                Arc::clone(&outbox),
-            );
+            let deadlines = DeadlineLoop::new(store.clone(), Arc::clone(&clock), leases(&config));
             tracker.spawn(deadlines.run(cancel.clone(), Arc::new(Notify::new())));
             let dispatcher = Dispatcher::new(
                 store.clone(),
                 Arc::clone(&clock),
                 Arc::new(transports(&config)?),
             );
-            tracker.spawn(dispatcher.run(cancel.clone(), Arc::clone(&outbox)));
+            tracker.spawn(dispatcher.run(cancel.clone(), store.outbox_signal()));
         }
         let state = AppState {
             store,
@@ -73,7 +67,6 @@ impl App {
             config: Arc::new(config),
             ingest,
             site_root,
-            outbox,
         };
         Ok(App {
             state,

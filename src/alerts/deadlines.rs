@@ -36,17 +36,14 @@ pub struct DeadlineLoop {
     store: Store,
     clock: Arc<dyn Clock>,
     leases: Leases,
-    /// Notified when notifications were queued.
-    outbox: Arc<Notify>,
 }
 
 impl DeadlineLoop {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, leases: Leases, outbox: Arc<Notify>) -> Self {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, leases: Leases) -> Self {
         DeadlineLoop {
             store,
             clock,
             leases,
-            outbox,
         }
     }
 
@@ -105,9 +102,6 @@ impl DeadlineLoop {
             if !full || writes.flipped + writes.postponed == 0 {
                 break;
             }
-        }
-        if tick.notifications > 0 {
-            self.outbox.notify_one();
         }
         metrics::leases_held(self.leases.held().len());
         tick.next_deadline = match self.leases.mask() {

@@ -11,7 +11,6 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get};
-use tokio::sync::Notify;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -30,8 +29,6 @@ pub struct AppState {
     pub ingest: Ingest,
     /// `config.site_root()`, computed once.
     pub site_root: Arc<str>,
-    /// Wakes the dispatcher when a notification is queued.
-    pub outbox: Arc<Notify>,
 }
 
 /// All routes.

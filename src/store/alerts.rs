@@ -617,6 +617,9 @@ macro_rules! alerts_engine {
                 }
                 writes.notifications = enqueue_flips(&mut *tx, &flips, now).await?;
                 tx.commit().await?;
+                if writes.notifications > 0 {
+                    self.outbox.notify_one();
+                }
                 Ok(writes)
             }
 
@@ -631,6 +634,7 @@ macro_rules! alerts_engine {
                 let mut tx = self.begin_write().await?;
                 let id = insert_notification(&mut tx, notification, now).await?;
                 tx.commit().await?;
+                self.outbox.notify_one();
                 self.notification(id).await?.ok_or_else(|| {
                     StoreError::Corrupt(format!("outbox row {id} vanished"))
                 })
@@ -788,6 +792,9 @@ macro_rules! alerts_engine {
                 .bind(id)
                 .execute(&self.writer)
                 .await?;
+                if done.rows_affected() == 1 {
+                    self.outbox.notify_one();
+                }
                 Ok(done.rows_affected() == 1)
             }
 

@@ -99,8 +99,14 @@ pub(super) fn apply<'a>(
     applied
 }
 
-/// A batch's outcomes, and its checks as now stored.
-pub(super) type Written = (Vec<PingOutcome>, HashMap<Uuid, CheckRecord>);
+/// What a batch wrote: its outcomes, its checks as now stored, and how many notifications
+/// its status changes queued.
+#[derive(Debug)]
+pub(super) struct Written {
+    pub outcomes: Vec<PingOutcome>,
+    pub checks: HashMap<Uuid, CheckRecord>,
+    pub queued: usize,
+}
 
 /// Every write of a check bumps its version; keeps the copies in step.
 pub(super) fn bump_versions(checks: &mut HashMap<Uuid, CheckRecord>, changed: &[Uuid]) {

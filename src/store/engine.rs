@@ -85,12 +85,22 @@ macro_rules! engine {
             $(pub(super) $field: $field_ty,)*
             /// Connections for reads.
             pub(super) pool: sqlx::Pool<$db>,
+            /// Notified after a commit that queued notifications, to wake the dispatcher.
+            pub(super) outbox: std::sync::Arc<tokio::sync::Notify>,
             /// Connections for writes: on SQLite a single one, whose page cache then stays
             /// valid from one transaction to the next instead of being reloaded.
             pub(super) writer: sqlx::Pool<$db>,
         }
 
         impl $store {
+            /// Wakes the dispatcher if the batch queued notifications.
+            fn signal(&self, written: batch::Written) -> batch::Written {
+                if written.queued > 0 {
+                    self.outbox.notify_one();
+                }
+                written
+            }
+
             async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
                 Ok(self.writer.begin_with($begin).await?)
             }
@@ -248,10 +258,10 @@ macro_rules! engine {
                 let changed: Vec<&CheckRecord> =
                     applied.changed.iter().filter_map(|code| checks.get(code)).collect();
                 Self::write_batch(&mut tx, &changed, &applied).await?;
-                enqueue_flips(&mut tx, &applied.flips, now).await?;
+                let queued = enqueue_flips(&mut tx, &applied.flips, now).await?;
                 tx.commit().await?;
                 batch::bump_versions(&mut checks, &applied.changed);
-                Ok((applied.outcomes, checks))
+                Ok(batch::Written { outcomes: applied.outcomes, checks, queued })
             }
 
             /// A check's pings, newest first.

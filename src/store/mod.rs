@@ -12,6 +12,7 @@ mod records;
 mod sqlite;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -96,6 +97,7 @@ impl Store {
             Ok(Store::Sqlite(SqliteStore {
                 pool,
                 writer,
+                outbox: Arc::default(),
                 ping_cache: batch::PingCache::default(),
             }))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -105,12 +107,22 @@ impl Store {
                 .connect_with(options)
                 .await?;
             Ok(Store::Postgres(PostgresStore {
+                outbox: Arc::default(),
                 writer: pool.clone(),
                 pool,
                 ping_cache: batch::PingCache::default(),
             }))
         } else {
             Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    /// Notified whenever notifications are queued (by pings, the deadline loop or the
+    /// API), so the dispatcher need not poll for them.
+    pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        match self {
+            Store::Sqlite(store) => Arc::clone(&store.outbox),
+            Store::Postgres(store) => Arc::clone(&store.outbox),
         }
     }
 

@@ -69,22 +69,24 @@ impl PostgresStore {
         if !batch::all_by_code(batch) {
             // This path writes checks without the cache; drop copies it may make stale.
             self.ping_cache.clear();
-            return Ok(self.record_pings_in_transaction(batch, now).await?.0);
+            let written = self.record_pings_in_transaction(batch, now).await?;
+            return Ok(self.signal(written).outcomes);
         }
         let codes = batch::codes(batch);
         if let Some(copies) = self.ping_cache.get_all(&codes) {
             match self.write_in_one_statement(batch, copies, now).await {
-                Ok((outcomes, written)) => {
-                    self.ping_cache.put(written);
-                    return Ok(outcomes);
+                Ok(written) => {
+                    let written = self.signal(written);
+                    self.ping_cache.put(written.checks);
+                    return Ok(written.outcomes);
                 }
                 // A copy was stale (or the write failed, and nothing was written).
                 Err(_) => self.ping_cache.clear(),
             }
         }
-        let (outcomes, written) = self.record_pings_in_transaction(batch, now).await?;
-        self.ping_cache.put(written);
-        Ok(outcomes)
+        let written = self.signal(self.record_pings_in_transaction(batch, now).await?);
+        self.ping_cache.put(written.checks);
+        Ok(written.outcomes)
     }
 
     async fn write_in_one_statement(
@@ -103,17 +105,22 @@ impl PostgresStore {
             .iter()
             .filter_map(|c| checks.get(c))
             .collect();
+        let mut queued = 0;
         if applied.flips.is_empty() {
             write_statement(&self.writer, &changed, &applied).await?;
         } else {
             // A status change also queues its notifications, in the same transaction.
             let mut tx = self.writer.begin().await?;
             write_statement(&mut *tx, &changed, &applied).await?;
-            enqueue_flips(&mut tx, &applied.flips, now).await?;
+            queued = enqueue_flips(&mut tx, &applied.flips, now).await?;
             tx.commit().await?;
         }
         batch::bump_versions(&mut checks, &applied.changed);
-        Ok((applied.outcomes, checks))
+        Ok(Written {
+            outcomes: applied.outcomes,
+            checks,
+            queued,
+        })
     }
 
     /// Writes a batch: the columns a ping changes for each changed check, the pings and

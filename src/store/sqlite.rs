@@ -194,15 +194,17 @@ impl SqliteStore {
         if !batch::all_by_code(batch) {
             // This path writes checks without the cache; drop copies it may make stale.
             self.ping_cache.clear();
-            return Ok(self.record_pings_in_transaction(batch, now).await?.0);
+            let written = self.record_pings_in_transaction(batch, now).await?;
+            return Ok(self.signal(written).outcomes);
         }
         let codes = batch::codes(batch);
         let mut conn = self.writer.acquire().await?;
         if let Some(copies) = self.ping_cache.get_all(&codes) {
             match apply_and_write(&mut conn, batch, copies, now, true).await {
-                Ok((outcomes, written)) => {
-                    self.ping_cache.put(written);
-                    return Ok(outcomes);
+                Ok(written) => {
+                    let written = self.signal(written);
+                    self.ping_cache.put(written.checks);
+                    return Ok(written.outcomes);
                 }
                 Err(_) => {
                     // A copy was stale (or the write failed): redo the batch from the rows.
@@ -213,9 +215,10 @@ impl SqliteStore {
         }
         let result = read_and_write(&mut conn, batch, &codes, now).await;
         match result {
-            Ok((outcomes, written)) => {
-                self.ping_cache.put(written);
-                Ok(outcomes)
+            Ok(written) => {
+                let written = self.signal(written);
+                self.ping_cache.put(written.checks);
+                Ok(written.outcomes)
             }
             Err(err) => {
                 rollback(&mut conn).await;
@@ -279,10 +282,15 @@ async fn apply_and_write(
         .bind(flips)
         .execute(&mut *conn)
         .await?;
+    let mut queued = 0;
     if !commit_now {
-        enqueue_flips(conn, &applied.flips, now).await?;
+        queued = enqueue_flips(conn, &applied.flips, now).await?;
         sqlx::query("COMMIT").execute(&mut *conn).await?;
     }
     batch::bump_versions(&mut checks, &applied.changed);
-    Ok((applied.outcomes, checks))
+    Ok(Written {
+        outcomes: applied.outcomes,
+        checks,
+        queued,
+    })
 }

@@ -3,8 +3,10 @@
 mod support;
 
 mod alerts;
+mod channels_api;
 mod chaos;
 mod cli;
+mod email;
 mod ping_api;
 mod schedule_oracle;
 mod store;

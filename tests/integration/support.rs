@@ -444,7 +444,6 @@ impl TestApp {
                 Uuid::new_v4().to_string(),
                 chrono::Duration::seconds(ttl_seconds),
             ),
-            Arc::new(tokio::sync::Notify::new()),
         )
     }
 
@@ -628,4 +627,109 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A real SMTP server (Python's aiosmtpd) delivering into a Maildir; killed when dropped.
+pub struct Aiosmtpd {
+    child: std::process::Child,
+    pub url: String,
+    maildir: std::path::PathBuf,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Aiosmtpd {
+    /// Starts aiosmtpd on a free loopback port. `None` (the test is skipped) when it is not
+    /// installed, unless `OVERDUE_REQUIRE_SMTP=1` (CI) makes that a failure.
+    pub fn start() -> Option<Aiosmtpd> {
+        use std::process::{Command, Stdio};
+        let installed = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            assert!(
+                std::env::var("OVERDUE_REQUIRE_SMTP").as_deref() != Ok("1"),
+                "OVERDUE_REQUIRE_SMTP=1 but aiosmtpd is not installed (pip install aiosmtpd)"
+            );
+            eprintln!("skipped: aiosmtpd is not installed (pip install aiosmtpd)");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let maildir = dir.path().join("maildir");
+        let log = dir.path().join("aiosmtpd.log");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start aiosmtpd");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("aiosmtpd exited ({status})");
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "aiosmtpd did not listen within 10 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Some(Aiosmtpd {
+            child,
+            url: format!("smtp://127.0.0.1:{port}"),
+            maildir,
+            log,
+            _dir: dir,
+        })
+    }
+
+    /// The messages delivered so far, oldest first, as raw text with LF line ends.
+    pub fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| (e.metadata().and_then(|m| m.modified()).ok(), e.path()))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|(_, path)| {
+                String::from_utf8_lossy(&std::fs::read(path).expect("message"))
+                    .replace("\r\n", "\n")
+            })
+            .collect()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Aiosmtpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of a message's header, unfolded.
+pub fn mail_header(message: &str, name: &str) -> Option<String> {
+    let head = message.split("\n\n").next().unwrap_or_default();
+    let unfolded = head.replace("\n ", " ").replace("\n\t", " ");
+    unfolded.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
+    })
 }

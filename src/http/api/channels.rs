@@ -116,7 +116,6 @@ async fn request_verification(state: &AppState, channel: &ChannelRecord) -> Resu
         changed_at: now,
     };
     state.store.enqueue(&notification, now).await?;
-    state.outbox.notify_one();
     Ok(())
 }
 
@@ -307,7 +306,6 @@ pub async fn test_channel(
         changed_at: now,
     };
     let queued = state.store.enqueue(&notification, now).await?;
-    state.outbox.notify_one();
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "notification": queued.code })),

@@ -183,7 +183,6 @@ pub async fn resend_notification(
     if !state.store.resend(n.id, now).await? {
         return Err(AppError::Conflict("notification is still pending"));
     }
-    state.outbox.notify_one();
     let n = owned_notification(&state, project.id, &code).await?;
     Ok(Json(notification_json(&state, &n).await?).into_response())
 }
