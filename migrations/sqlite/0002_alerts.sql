@@ -72,9 +72,12 @@ create index outbox_due on outbox (due_at) where due_at is not null;
 create index outbox_check on outbox (check_id, id);
 create index outbox_channel on outbox (channel_id, id);
 
+-- No foreign key to outbox: checking it would lock each notification row once more per
+-- attempt, which doubles the write cost of a burst of deliveries. Deleting a check or a
+-- channel deletes its attempts explicitly.
 create table attempts (
     id integer primary key,
-    outbox_id integer not null references outbox (id) on delete cascade,
+    outbox_id integer not null,
     n integer not null,
     started integer not null,
     latency_ms integer not null,

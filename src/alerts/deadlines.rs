@@ -70,6 +70,7 @@ impl DeadlineLoop {
             if due.is_empty() {
                 break;
             }
+            let timer = std::time::Instant::now();
             let judged: Vec<_> = due.into_iter().map(|check| judge(check, now)).collect();
             let writes = self
                 .store
@@ -94,6 +95,12 @@ impl DeadlineLoop {
             for flip in judged.iter().filter_map(|(_, flip)| flip.as_ref()) {
                 metrics::deadline_lag(now - flip.created);
             }
+            tracing::debug!(
+                judged = judged.len(),
+                flipped = writes.flipped,
+                write_ms = timer.elapsed().as_millis(),
+                "wrote deadline verdicts"
+            );
             tick.flipped += writes.flipped;
             tick.notifications += writes.notifications;
             tick.stale += writes.stale;

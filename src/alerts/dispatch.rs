@@ -2,6 +2,7 @@
 //! attempt, retries transient failures with exponential backoff and jitter, and
 //! dead-letters a notification after its last attempt.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,7 +25,7 @@ use crate::store::{
 };
 
 /// Notifications claimed (and delivered concurrently) per tick.
-const CLAIM: i64 = 256;
+const CLAIM: i64 = 1000;
 /// How long a claim lasts: longer than any one delivery (webhooks time out after 10 s), so
 /// a live dispatcher never loses its row; a dead one's rows are retried after this.
 const CLAIM_TTL: Duration = Duration::seconds(20);
@@ -79,6 +80,7 @@ impl Dispatcher {
         let mut tick = DispatchTick::default();
         loop {
             let now = self.clock.now();
+            let claim_timer = Instant::now();
             let claimed = self
                 .store
                 .claim_due(
@@ -91,10 +93,15 @@ impl Dispatcher {
             if claimed.is_empty() {
                 break;
             }
+            let timer = Instant::now();
+            let count = claimed.len();
+            let context = Arc::new(self.prefetch(&claimed).await?);
+            let prefetched = timer.elapsed();
             let mut running = JoinSet::new();
             for row in claimed {
                 let this = self.clone();
-                running.spawn(async move { this.attempt(row).await });
+                let context = Arc::clone(&context);
+                running.spawn(async move { this.attempt(row, &context).await });
             }
             let mut finished = Vec::new();
             while let Some(joined) = running.join_next().await {
@@ -111,7 +118,16 @@ impl Dispatcher {
                     _ => tick.retrying += 1,
                 }
             }
+            let delivered = timer.elapsed();
             let written = self.store.finish_attempts(&finished).await?;
+            tracing::debug!(
+                count,
+                claim_ms = (timer - claim_timer).as_millis(),
+                prefetch_ms = prefetched.as_millis(),
+                deliver_ms = (delivered - prefetched).as_millis(),
+                record_ms = (timer.elapsed() - delivered).as_millis(),
+                "dispatched a batch"
+            );
             tick.superseded += finished.len() - written;
             if !full {
                 break;
@@ -149,12 +165,60 @@ impl Dispatcher {
         }
     }
 
+    /// Loads what the claimed notifications' deliveries share, a query per kind of thing
+    /// rather than several per delivery.
+    async fn prefetch(&self, claimed: &[OutboxRecord]) -> Result<Prefetched, StoreError> {
+        let distinct = |ids: &mut Vec<i64>| {
+            ids.sort_unstable();
+            ids.dedup();
+        };
+        let mut channel_ids: Vec<i64> = claimed.iter().map(|r| r.channel_id).collect();
+        distinct(&mut channel_ids);
+        let mut check_ids: Vec<i64> = claimed.iter().filter_map(|r| r.check_id).collect();
+        distinct(&mut check_ids);
+        let mut project_ids: Vec<i64> = claimed.iter().map(|r| r.project_id).collect();
+        distinct(&mut project_ids);
+        let mut prefetched = Prefetched {
+            channels: self
+                .store
+                .channels_by_ids(&channel_ids)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect(),
+            checks: self
+                .store
+                .checks_by_ids(&check_ids)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect(),
+            ..Prefetched::default()
+        };
+        for (check_id, code) in self.store.channels_of_checks(&check_ids).await? {
+            let list = prefetched.check_channels.entry(check_id).or_default();
+            if !list.is_empty() {
+                list.push(',');
+            }
+            list.push_str(&code.to_string());
+        }
+        for id in project_ids {
+            let name = self.store.project_name(id).await?.unwrap_or_default();
+            prefetched.projects.insert(id, name);
+        }
+        Ok(prefetched)
+    }
+
     /// Delivers one claimed notification and says how it went.
-    async fn attempt(&self, row: OutboxRecord) -> Result<(i64, Finished), StoreError> {
+    async fn attempt(
+        &self,
+        row: OutboxRecord,
+        context: &Prefetched,
+    ) -> Result<(i64, Finished), StoreError> {
         let started = self.clock.now();
         let timer = Instant::now();
-        let channel = self.store.channel_by_id(row.channel_id).await?;
-        let outcome = match &channel {
+        let channel = context.channels.get(&row.channel_id);
+        let outcome = match channel {
             Some(channel) => {
                 let span = tracing::info_span!(
                     "delivery",
@@ -164,7 +228,7 @@ impl Dispatcher {
                     attempt = row.attempts,
                 );
                 let _guard = span.enter();
-                self.deliver(&row, channel).await?
+                self.deliver(&row, channel, context).await?
             }
             None => Outcome::failed("The channel was deleted.", true),
         };
@@ -190,7 +254,7 @@ impl Dispatcher {
                 }
             }
         };
-        let kind = channel.as_ref().map_or("", |c| c.kind.as_str());
+        let kind = channel.map_or("", |c| c.kind.as_str());
         metrics::delivery(kind, outcome_name, latency);
         if outcome_name != "delivered" {
             tracing::warn!(notification = %row.code, attempt = row.attempts, outcome = outcome_name, %error, "delivery failed");
@@ -214,11 +278,12 @@ impl Dispatcher {
         &self,
         row: &OutboxRecord,
         channel: &ChannelRecord,
+        context: &Prefetched,
     ) -> Result<Outcome, StoreError> {
         if row.purpose == Purpose::Verify {
             return self.send_verification(row, channel).await;
         }
-        let Some(notice) = self.notice(row, channel).await? else {
+        let Some(notice) = self.notice(row, channel, context).await? else {
             return Ok(Outcome::failed("The check was deleted.", true));
         };
         let t = &self.transports;
@@ -296,11 +361,14 @@ impl Dispatcher {
         )
     }
 
-    /// Everything the transports need about a notification's check.
+    /// Everything the transports need about a notification's check. The last ping and
+    /// the downtime cost a query each, so they are loaded only where they are shown: in
+    /// email, and in webhooks whose templates use `$BODY` or `$EXITSTATUS`.
     async fn notice(
         &self,
         row: &OutboxRecord,
         channel: &ChannelRecord,
+        context: &Prefetched,
     ) -> Result<Option<Notice>, StoreError> {
         let direction = if row.direction == "up" {
             Direction::Up
@@ -308,33 +376,32 @@ impl Dispatcher {
             Direction::Down
         };
         let check = match row.check_id {
-            Some(id) => match self.store.check_by_id(id).await? {
-                Some(check) => check,
+            Some(id) => match context.checks.get(&id) {
+                Some(check) => check.clone(),
                 None => return Ok(None),
             },
             None => test_check(channel.project_id, row.changed_at, direction),
         };
-        let channels = self
-            .store
-            .channels_of_check(check.id)
-            .await?
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let channels = context
+            .check_channels
+            .get(&check.id)
+            .map_or("", String::as_str);
         let view = View {
             now: self.clock.now(),
             version: 3,
             access: KeyAccess::ReadWrite,
             site_root: &self.transports.site_root,
         };
+        let is_email = channel.kind == "email";
+        let wants_ping =
+            is_email || channel.value.contains("$BODY") || channel.value.contains("$EXITSTATUS");
         let changed_ms = row.changed_at.timestamp_millis();
         let last_ping = match row.check_id {
-            Some(id) => self.store.last_ping_before(id, changed_ms).await?,
-            None => None,
+            Some(id) if wants_ping => self.store.last_ping_before(id, changed_ms).await?,
+            _ => None,
         };
         let downtime = match (direction, row.check_id) {
-            (Direction::Up, Some(id)) => self
+            (Direction::Up, Some(id)) if is_email => self
                 .store
                 .down_since(id, changed_ms)
                 .await?
@@ -349,20 +416,30 @@ impl Dispatcher {
             changed_at: row.changed_at,
             downtime,
             is_test: row.purpose == Purpose::Test,
-            check_json: check_json(&check, &channels, view),
+            check_json: check_json(&check, channels, view),
             check_url: format!(
                 "{}/checks/{}/details/",
                 self.transports.site_root, check.code
             ),
-            project_name: self
-                .store
-                .project_name(check.project_id)
-                .await?
+            project_name: context
+                .projects
+                .get(&check.project_id)
+                .cloned()
                 .unwrap_or_default(),
             last_ping,
             check,
         }))
     }
+}
+
+/// What a batch of deliveries shares, loaded once for the batch.
+#[derive(Debug, Default)]
+struct Prefetched {
+    channels: HashMap<i64, ChannelRecord>,
+    checks: HashMap<i64, CheckRecord>,
+    /// Each check's channel codes, comma-separated (for `$JSON`).
+    check_channels: HashMap<i64, String>,
+    projects: HashMap<i64, String>,
 }
 
 /// The stand-in check a test notification describes (healthchecks.io's "TEST" check).

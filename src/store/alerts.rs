@@ -199,6 +199,19 @@ pub struct OutboxStats {
     pub oldest_pending: Option<i64>,
 }
 
+/// Rows for a statement's one JSON parameter: an array of positional rows, which the
+/// statement reads with `json_each` (SQLite) or `jsonb_array_elements` (PostgreSQL). One
+/// parameter per statement, whatever the number of rows: binding thousands of separate
+/// parameters costs far more than the statement itself.
+pub(super) fn rows_json(rows: impl IntoIterator<Item = serde_json::Value>) -> String {
+    serde_json::Value::Array(rows.into_iter().collect()).to_string()
+}
+
+/// An id list as rows of one column.
+pub(super) fn ids_json(ids: &[i64]) -> String {
+    rows_json(ids.iter().map(|id| serde_json::json!([id])))
+}
+
 macro_rules! channel_columns {
     () => {
         "id, code, project_id, name, kind, value, secret, email_verified, verify_token_hash, \
@@ -214,13 +227,18 @@ macro_rules! outbox_columns {
 }
 
 /// The alert pipeline's SQL, instantiated for each engine like [`super::engine::engine`].
-/// `claim_lock` lets concurrent dispatchers on PostgreSQL skip each other's rows;
 /// `share_lock` keeps a lease row from being taken while a deadline write relies on it
 /// (SQLite's single write lock already does both).
 macro_rules! alerts_engine {
-    ($store:ident, $db:ty, claim_lock = $claim_lock:literal, share_lock = $share_lock:literal $(,)?) => {
+    (
+        $store:ident,
+        $db:ty,
+        share_lock = $share_lock:literal,
+        rows = $rows:literal,
+        uuid = ($uuid_open:literal, $uuid_close:literal) $(,)?
+    ) => {
         use $crate::store::alerts::{
-            AttemptRecord, ChannelRecord, DeadlineWrites, Finished, HeldLease, NewNotification,
+            ids_json, rows_json, AttemptRecord, ChannelRecord, DeadlineWrites, Finished, HeldLease, NewNotification,
             OutboxRecord, OutboxRow, OutboxStats, Purpose,
         };
 
@@ -268,10 +286,19 @@ macro_rules! alerts_engine {
             }
 
             pub async fn delete_channel(&self, id: i64) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "delete from attempts where outbox_id in \
+                     (select id from outbox where channel_id = $1)",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
                 let done = sqlx::query("delete from channels where id = $1")
                     .bind(id)
-                    .execute(&self.writer)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -345,6 +372,45 @@ macro_rules! alerts_engine {
                      where ch.project_id = $1 order by cc.check_id, ch.id",
                 )
                 .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            /// The checks with these ids (a dispatcher batch's), in no particular order.
+            pub async fn checks_by_ids(&self, ids: &[i64]) -> Result<Vec<CheckRecord>, StoreError> {
+                sqlx::query_as::<_, CheckRow>(concat!(
+                    "select ", check_columns!(), " from checks where id in \
+                     (select cast(value ->> 0 as bigint) from ", $rows, ")"
+                ))
+                .bind(ids_json(ids))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(CheckRecord::try_from)
+                .collect()
+            }
+
+            /// The channels with these ids.
+            pub async fn channels_by_ids(&self, ids: &[i64]) -> Result<Vec<ChannelRecord>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "select ", channel_columns!(), " from channels where id in \
+                     (select cast(value ->> 0 as bigint) from ", $rows, ")"
+                ))
+                .bind(ids_json(ids))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            /// `(check id, channel code)` for each of these checks' channels, oldest channel
+            /// first.
+            pub async fn channels_of_checks(&self, ids: &[i64]) -> Result<Vec<(i64, Uuid)>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "select cc.check_id, ch.code from check_channels cc \
+                     join channels ch on ch.id = cc.channel_id \
+                     where cc.check_id in (select cast(value ->> 0 as bigint) from ", $rows, ") \
+                     order by cc.check_id, ch.id"
+                ))
+                .bind(ids_json(ids))
                 .fetch_all(&self.pool)
                 .await?)
             }
@@ -577,44 +643,47 @@ macro_rules! alerts_engine {
                         writes.fenced.push(lease.shard);
                     }
                 }
+                let mine: Vec<&(CheckRecord, Option<Flip>)> = judged
+                    .iter()
+                    .filter(|(check, _)| {
+                        i32::try_from(check.id.rem_euclid(shards)).is_ok_and(|s| valid.contains(&s))
+                    })
+                    .collect();
                 let mut flips = Vec::new();
-                for (check, flip) in judged {
-                    let shard = i32::try_from(check.id.rem_euclid(shards)).unwrap_or(-1);
-                    if !valid.contains(&shard) {
-                        continue;
-                    }
-                    let done = sqlx::query(
-                        "update checks set status = $1, alert_after = $2, version = version + 1 \
-                         where id = $3 and version = $4",
-                    )
-                    .bind(check.state.status.as_str())
-                    .bind(check.alert_after.map(millis))
-                    .bind(check.id)
-                    .bind(check.version)
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() != 1 {
-                        writes.stale += 1;
-                    } else if let Some(flip) = flip {
-                        writes.flipped += 1;
-                        flips.push((check.id, flip.clone()));
-                    } else {
-                        writes.postponed += 1;
+                // Each check is written only if its version is still the one read.
+                let rows = rows_json(mine.iter().map(|(check, _)| {
+                    serde_json::json!([
+                        check.id,
+                        check.version,
+                        check.state.status.as_str(),
+                        check.alert_after.map(millis),
+                    ])
+                }));
+                let written: std::collections::HashSet<i64> = sqlx::query_as::<_, (i64,)>(concat!(
+                    "with j as (select cast(value ->> 0 as bigint) as cid, \
+                     cast(value ->> 1 as bigint) as cversion, value ->> 2 as cstatus, \
+                     cast(value ->> 3 as bigint) as cafter from ", $rows, ") \
+                     update checks set status = j.cstatus, alert_after = j.cafter, \
+                     version = version + 1 from j \
+                     where checks.id = j.cid and checks.version = j.cversion returning id"
+                ))
+                .bind(rows)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|(id,)| id)
+                .collect();
+                for (check, flip) in mine {
+                    match flip {
+                        _ if !written.contains(&check.id) => writes.stale += 1,
+                        Some(flip) => {
+                            writes.flipped += 1;
+                            flips.push((check.id, flip.clone()));
+                        }
+                        None => writes.postponed += 1,
                     }
                 }
-                for (check_id, flip) in &flips {
-                    sqlx::query(
-                        "insert into flips (check_id, created, old_status, new_status, reason) \
-                         values ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(check_id)
-                    .bind(millis(flip.created))
-                    .bind(flip.old_status.as_str())
-                    .bind(flip.new_status.as_str())
-                    .bind(flip.reason)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                insert_flips(&mut *tx, &flips).await?;
                 writes.notifications = enqueue_flips(&mut *tx, &flips, now).await?;
                 tx.commit().await?;
                 if writes.notifications > 0 {
@@ -698,10 +767,14 @@ macro_rules! alerts_engine {
                 claim_until: i64,
                 limit: i64,
             ) -> Result<Vec<OutboxRecord>, StoreError> {
+                // Materialized, so the candidates are picked once. Two dispatchers may pick the
+                // same rows: the update re-checks `due_at` on the row as it is when written
+                // (PostgreSQL re-reads a row updated concurrently), so each row goes to one.
                 const SQL: &str = concat!(
-                    "update outbox set attempts = attempts + 1, due_at = $1 \
-                     where id in (select id from outbox where due_at <= $2 \
-                     order by due_at limit $3", $claim_lock, ") returning ", outbox_columns!()
+                    "with c (cid) as materialized (select id from outbox where due_at <= $2 \
+                     order by due_at limit $3) \
+                     update outbox set attempts = attempts + 1, due_at = $1 from c \
+                     where outbox.id = c.cid and outbox.due_at <= $2 returning ", outbox_columns!()
                 );
                 sqlx::query_as::<_, OutboxRow>(SQL)
                     .bind(claim_until)
@@ -732,41 +805,66 @@ macro_rules! alerts_engine {
                 done: &[(i64, Finished)],
             ) -> Result<usize, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let mut written = 0;
-                for (channel_id, done) in done {
-                    sqlx::query(
-                        "insert into attempts (outbox_id, n, started, latency_ms, outcome, \
-                         status_code, error) values ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(done.outbox_id)
-                    .bind(done.attempt)
-                    .bind(millis(done.started))
-                    .bind(done.latency_ms)
-                    .bind(done.outcome)
-                    .bind(done.status_code.map(i64::from))
-                    .bind(&done.error)
-                    .execute(&mut *tx)
-                    .await?;
-                    let state = match done.outcome {
+                let attempts = rows_json(done.iter().map(|(_, d)| {
+                    serde_json::json!([
+                        d.outbox_id,
+                        d.attempt,
+                        millis(d.started),
+                        d.latency_ms,
+                        d.outcome,
+                        d.status_code,
+                        d.error,
+                    ])
+                }));
+                sqlx::query(concat!(
+                    "insert into attempts (outbox_id, n, started, latency_ms, outcome, \
+                     status_code, error) select cast(value ->> 0 as bigint), \
+                     cast(value ->> 1 as bigint), cast(value ->> 2 as bigint), \
+                     cast(value ->> 3 as bigint), value ->> 4, cast(value ->> 5 as bigint), \
+                     value ->> 6 from ", $rows
+                ))
+                .bind(attempts)
+                .execute(&mut *tx)
+                .await?;
+                let states = rows_json(done.iter().map(|(_, d)| {
+                    let state = match d.outcome {
                         "delivered" => "delivered",
                         "dead" => "dead",
                         _ => "pending",
                     };
-                    let delivered_at =
-                        (state == "delivered").then(|| millis(done.started) + done.latency_ms);
-                    let updated = sqlx::query(
-                        "update outbox set state = $1, due_at = $2, last_error = $3, \
-                         delivered_at = $4 where id = $5 and attempts = $6",
-                    )
-                    .bind(state)
-                    .bind(done.retry_at.map(millis).filter(|_| state == "pending"))
-                    .bind(&done.error)
-                    .bind(delivered_at)
-                    .bind(done.outbox_id)
-                    .bind(done.attempt)
-                    .execute(&mut *tx)
-                    .await?;
-                    written += usize::from(updated.rows_affected() == 1);
+                    serde_json::json!([
+                        d.outbox_id,
+                        d.attempt,
+                        state,
+                        d.retry_at.map(millis).filter(|_| state == "pending"),
+                        d.error,
+                        (state == "delivered").then(|| millis(d.started) + d.latency_ms),
+                    ])
+                }));
+                // The new state is written only if no later claim took the row over.
+                let written = sqlx::query_as::<_, (i64,)>(concat!(
+                    "with j as (select cast(value ->> 0 as bigint) as oid, \
+                     cast(value ->> 1 as bigint) as oattempt, value ->> 2 as ostate, \
+                     cast(value ->> 3 as bigint) as odue, value ->> 4 as oerror, \
+                     cast(value ->> 5 as bigint) as odelivered from ", $rows, ") \
+                     update outbox set state = j.ostate, due_at = j.odue, \
+                     last_error = j.oerror, delivered_at = j.odelivered from j \
+                     where outbox.id = j.oid and outbox.attempts = j.oattempt returning id"
+                ))
+                .bind(states)
+                .fetch_all(&mut *tx)
+                .await?
+                .len();
+                // Each channel shows its latest result.
+                let mut latest: Vec<(i64, &Finished)> = Vec::new();
+                for (channel_id, done) in done {
+                    match latest.iter_mut().find(|(id, _)| id == channel_id) {
+                        Some(entry) if entry.1.started <= done.started => entry.1 = done,
+                        Some(_) => {}
+                        None => latest.push((*channel_id, done)),
+                    }
+                }
+                for (channel_id, done) in latest {
                     sqlx::query(
                         "update channels set last_notify = $1, last_notify_duration = $2, \
                          last_error = $3 where id = $4",
@@ -857,45 +955,123 @@ macro_rules! alerts_engine {
             Ok(id)
         }
 
-        /// Queues a notification per interested channel for each flip that is announced.
-        /// Returns how many were queued.
+        /// Records flips, a statement per chunk.
+        async fn insert_flips(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            flips: &[(i64, Flip)],
+        ) -> Result<(), StoreError> {
+            if flips.is_empty() {
+                return Ok(());
+            }
+            let rows = rows_json(flips.iter().map(|(check_id, flip)| {
+                serde_json::json!([
+                    check_id,
+                    millis(flip.created),
+                    flip.old_status.as_str(),
+                    flip.new_status.as_str(),
+                    flip.reason,
+                ])
+            }));
+            sqlx::query(concat!(
+                "insert into flips (check_id, created, old_status, new_status, reason) \
+                 select cast(value ->> 0 as bigint), cast(value ->> 1 as bigint), value ->> 2, \
+                 value ->> 3, value ->> 4 from ", $rows
+            ))
+            .bind(rows)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        /// Queues a notification per interested channel for each flip that is announced,
+        /// a few statements per chunk of flips. Returns how many were queued.
         async fn enqueue_flips(
             conn: &mut <$db as sqlx::Database>::Connection,
             flips: &[(i64, Flip)],
             now: DateTime<Utc>,
         ) -> Result<usize, StoreError> {
-            let mut queued = 0;
-            for (check_id, flip) in flips {
-                if !$crate::domain::channel::flip_notifies(flip) {
-                    continue;
-                }
+            let announced: Vec<&(i64, Flip)> = flips
+                .iter()
+                .filter(|(_, flip)| $crate::domain::channel::flip_notifies(flip))
+                .collect();
+            if announced.is_empty() {
+                return Ok(0);
+            }
+            let mut check_ids: Vec<i64> = announced.iter().map(|(id, _)| *id).collect();
+            check_ids.sort_unstable();
+            check_ids.dedup();
+            let channels: Vec<(i64, i64, i64, String, String, bool, bool)> = sqlx::query_as(concat!(
+                "select cc.check_id, ch.id, ch.project_id, ch.kind, ch.value, \
+                 ch.email_verified, ch.disabled from check_channels cc \
+                 join channels ch on ch.id = cc.channel_id \
+                 where cc.check_id in (select cast(value ->> 0 as bigint) from ", $rows, ") \
+                 order by ch.id"
+            ))
+            .bind(ids_json(&check_ids))
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut rows = Vec::new();
+            for (check_id, flip) in announced {
                 let up = flip.new_status == $crate::domain::check::Status::Up;
-                let channels: Vec<(i64, i64, String, String, bool, bool)> = sqlx::query_as(
-                    "select ch.id, ch.project_id, ch.kind, ch.value, ch.email_verified, ch.disabled \
-                     from check_channels cc join channels ch on ch.id = cc.channel_id \
-                     where cc.check_id = $1 order by ch.id",
-                )
-                .bind(check_id)
-                .fetch_all(&mut *conn)
-                .await?;
-                for (channel_id, project_id, kind, value, verified, disabled) in channels {
-                    if disabled || !$crate::domain::channel::channel_wants(&kind, &value, verified, up) {
+                for (_, channel_id, project_id, kind, value, verified, disabled) in
+                    channels.iter().filter(|c| c.0 == *check_id)
+                {
+                    if *disabled
+                        || !$crate::domain::channel::channel_wants(kind, value, *verified, up)
+                    {
                         continue;
                     }
-                    let notification = NewNotification {
-                        project_id,
+                    rows.push(NewNotification {
+                        project_id: *project_id,
                         check_id: Some(*check_id),
-                        channel_id,
+                        channel_id: *channel_id,
                         purpose: Purpose::Flip,
                         direction: flip.new_status.as_str(),
                         reason: flip.reason,
                         changed_at: flip.created,
-                    };
-                    insert_notification(conn, &notification, now).await?;
-                    queued += 1;
+                    });
                 }
             }
+            insert_notifications(conn, &rows, now).await?;
+            let queued = rows.len();
             Ok(queued)
+        }
+
+        /// Inserts notifications, due at once, in one statement.
+        async fn insert_notifications(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            rows: &[NewNotification],
+            now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let rows = rows_json(rows.iter().map(|n| {
+                serde_json::json!([
+                    Uuid::new_v4().simple().to_string(),
+                    n.project_id,
+                    n.check_id,
+                    n.channel_id,
+                    n.purpose.as_str(),
+                    n.direction,
+                    n.reason,
+                    millis(n.changed_at),
+                    millis(now),
+                ])
+            }));
+            sqlx::query(concat!(
+                "insert into outbox (code, project_id, check_id, channel_id, purpose, \
+                 direction, reason, changed_at, created, due_at) \
+                 select ", $uuid_open, "value ->> 0", $uuid_close, ", \
+                 cast(value ->> 1 as bigint), cast(value ->> 2 as bigint), \
+                 cast(value ->> 3 as bigint), value ->> 4, value ->> 5, value ->> 6, \
+                 cast(value ->> 7 as bigint), cast(value ->> 8 as bigint), \
+                 cast(value ->> 8 as bigint) from ", $rows
+            ))
+            .bind(rows)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
         }
     };
 }

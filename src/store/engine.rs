@@ -228,10 +228,19 @@ macro_rules! engine {
 
             /// Deletes a check with its pings and flips; false if it was already gone.
             pub async fn delete_check(&self, id: i64) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "delete from attempts where outbox_id in \
+                     (select id from outbox where check_id = $1)",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
                 let done = sqlx::query("delete from checks where id = $1")
                     .bind(id)
-                    .execute(&self.writer)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
 

@@ -289,6 +289,11 @@ forward! {
     pub async fn next_due(&self) -> Result<Option<i64>, StoreError>;
     /// Records finished attempts (with their channel ids); returns how many states were written.
     pub async fn finish_attempts(&self, done: &[(i64, Finished)]) -> Result<usize, StoreError>;
+    /// The checks with these ids, in no particular order.
+    pub async fn checks_by_ids(&self, ids: &[i64]) -> Result<Vec<CheckRecord>, StoreError>;
+    pub async fn channels_by_ids(&self, ids: &[i64]) -> Result<Vec<ChannelRecord>, StoreError>;
+    /// `(check id, channel code)` for each of these checks' channels.
+    pub async fn channels_of_checks(&self, ids: &[i64]) -> Result<Vec<(i64, Uuid)>, StoreError>;
     /// The codes of the channels a check notifies.
     pub async fn channels_of_check(&self, check_id: i64) -> Result<Vec<Uuid>, StoreError>;
     pub async fn project_name(&self, project_id: i64) -> Result<Option<String>, StoreError>;

@@ -36,8 +36,9 @@ engine!(
 alerts_engine!(
     PostgresStore,
     sqlx::Postgres,
-    claim_lock = " for update skip locked",
     share_lock = " for share",
+    rows = "jsonb_array_elements($1::jsonb)",
+    uuid = ("cast(", " as uuid)"),
 );
 
 impl PostgresStore {

@@ -37,7 +37,13 @@ engine!(
     ping_cache: PingCache,
 );
 
-alerts_engine!(SqliteStore, sqlx::Sqlite, claim_lock = "", share_lock = "");
+alerts_engine!(
+    SqliteStore,
+    sqlx::Sqlite,
+    share_lock = "",
+    rows = "json_each($1)",
+    uuid = ("unhex(", ")"),
+);
 
 /// Selects the checks whose codes are in the JSON array of hex strings `$1`.
 macro_rules! select_by_codes {
