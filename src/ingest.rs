@@ -91,7 +91,9 @@ async fn write_batches(store: Store, clock: Arc<dyn Clock>, mut queue: mpsc::Rec
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (inputs, replies): (Vec<_>, Vec<_>) =
             jobs.drain(..).map(|job| (job.input, job.reply)).unzip();
-        match store.record_pings(&inputs, clock.now()).await {
+        let span = tracing::debug_span!("ping_batch", pings = inputs.len());
+        match tracing::Instrument::instrument(store.record_pings(&inputs, clock.now()), span).await
+        {
             Ok(outcomes) => {
                 let recorded = outcomes
                     .iter()

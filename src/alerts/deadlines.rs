@@ -92,8 +92,13 @@ impl DeadlineLoop {
                 tracing::warn!(shards = ?writes.fenced, checks = fenced, "lease lost: writes fenced off");
                 self.leases.forget(&writes.fenced);
             }
-            for flip in judged.iter().filter_map(|(_, flip)| flip.as_ref()) {
+            for (check, flip) in judged
+                .iter()
+                .filter_map(|(c, f)| f.as_ref().map(|f| (c, f)))
+            {
                 metrics::deadline_lag(now - flip.created);
+                let _flip = tracing::debug_span!("flip", check = %check.code).entered();
+                tracing::debug!(from = %flip.old_status, at = %flip.created, lag_ms = (now - flip.created).num_milliseconds(), "went down");
             }
             tracing::debug!(
                 judged = judged.len(),

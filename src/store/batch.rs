@@ -92,6 +92,8 @@ pub(super) fn apply<'a>(
         }
         applied.pings.push(NewPing::new(check, input, action, now));
         if let Some(flip) = flip {
+            let _flip = tracing::debug_span!("flip", check = %check.code).entered();
+            tracing::debug!(from = %flip.old_status, to = %flip.new_status, reason = flip.reason, "status changed by a ping");
             applied.flips.push((check.id, flip));
         }
         applied.outcomes.push(PingOutcome::Recorded { created });

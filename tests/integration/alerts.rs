@@ -527,3 +527,76 @@ app_test!(flips_list_filters_by_time, |app| {
         .await;
     assert_eq!(ro.status, StatusCode::OK);
 });
+
+app_test!(
+    metrics_report_the_outbox_and_the_pipeline,
+    flags = [PRIVATE],
+    |app| {
+        let receiver = Receiver::start().await;
+        app.create_webhook(&receiver.url).await;
+        let check = app.create_check(&json!({"channels": "*"})).await;
+        app.request("GET", &format!("/ping/{}/fail", check.code))
+            .await;
+        app.clock.advance(Duration::seconds(90));
+        let metrics = app.request("GET", "/metrics").await;
+        assert_eq!(metrics.status, StatusCode::OK);
+        let text = metrics.text();
+        assert!(text.contains("overdue_outbox_pending 1\n"), "{text}");
+        assert!(
+            text.contains("overdue_outbox_oldest_pending_seconds 90\n"),
+            "{text}"
+        );
+        assert!(text.contains("overdue_pings_received_total"), "{text}");
+        app.dispatcher().tick().await.expect("dispatch");
+        let text = app.request("GET", "/metrics").await.text();
+        assert!(text.contains("overdue_outbox_pending 0\n"), "{text}");
+        assert!(
+            text.contains("overdue_outbox_oldest_pending_seconds 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("overdue_deliveries_total{"), "{text}");
+        assert!(text.contains("overdue_delivery_seconds_bucket{"), "{text}");
+    }
+);
+
+app_test!(
+    deleting_a_check_deletes_its_notifications_and_attempts,
+    flags = [PRIVATE],
+    |app| {
+        let receiver = Receiver::start().await;
+        app.create_webhook(&receiver.url).await;
+        let check = app.create_check(&json!({"channels": "*"})).await;
+        app.request("GET", &format!("/ping/{}/fail", check.code))
+            .await;
+        app.dispatcher().tick().await.expect("dispatch");
+        let sent = notifications(app, &check).await;
+        let outbox = app
+            .store
+            .notification_by_code(sent[0]["id"].as_str().expect("id").parse().expect("uuid"))
+            .await
+            .expect("notification")
+            .expect("exists");
+        assert_eq!(
+            app.store.attempts(outbox.id).await.expect("attempts").len(),
+            1
+        );
+        let deleted = app
+            .api("DELETE", &format!("/api/v3/checks/{}", check.code), None)
+            .await;
+        assert_eq!(deleted.status, StatusCode::OK);
+        assert!(
+            app.store
+                .notification(outbox.id)
+                .await
+                .expect("notification")
+                .is_none()
+        );
+        assert!(
+            app.store
+                .attempts(outbox.id)
+                .await
+                .expect("attempts")
+                .is_empty()
+        );
+    }
+);

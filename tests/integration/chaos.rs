@@ -294,3 +294,47 @@ async fn two_processes_on_one_sqlite_file_survive_a_kill_and_a_freeze() {
     db.store.close().await;
     run(&db.url, 2, Script::KillOneFreezeOne).await;
 }
+
+/// SIGTERM: the process stops serving, releases its leases and leaves, and exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_the_leases() {
+    let db = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = Server::start(&db.url, dir.path(), 0);
+    wait_until_up(&server).await;
+    eventually(
+        "the server to take every lease",
+        Duration::from_secs(10),
+        || async {
+            db.store
+                .leases()
+                .await
+                .expect("leases")
+                .iter()
+                .all(|(_, holder, _)| holder.is_some())
+        },
+    )
+    .await;
+    server.signal("-TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let leases = db.store.leases().await.expect("leases");
+    assert!(
+        leases
+            .iter()
+            .all(|(_, holder, expires)| holder.is_none() && *expires == 0),
+        "{leases:?}"
+    );
+    assert_eq!(
+        db.store.heartbeat("probe", 0, 1).await.expect("alive"),
+        1,
+        "only the probe is left"
+    );
+}
