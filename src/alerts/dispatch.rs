@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::RngExt;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -24,8 +24,11 @@ use crate::store::{
     ChannelRecord, CheckRecord, Finished, KeyAccess, OutboxRecord, Purpose, Store, StoreError,
 };
 
-/// Notifications claimed (and delivered concurrently) per tick.
+/// Notifications claimed per round of a tick.
 const CLAIM: i64 = 1000;
+/// Deliveries in flight at once: enough to keep a burst moving, few enough not to open
+/// thousands of connections at once.
+const CONCURRENT: usize = 128;
 /// How long a claim lasts: longer than any one delivery (webhooks time out after 10 s), so
 /// a live dispatcher never loses its row; a dead one's rows are retried after this.
 const CLAIM_TTL: Duration = Duration::seconds(20);
@@ -97,11 +100,17 @@ impl Dispatcher {
             let count = claimed.len();
             let context = Arc::new(self.prefetch(&claimed).await?);
             let prefetched = timer.elapsed();
+            let permits = Arc::new(Semaphore::new(CONCURRENT));
             let mut running = JoinSet::new();
             for row in claimed {
                 let this = self.clone();
                 let context = Arc::clone(&context);
-                running.spawn(async move { this.attempt(row, &context).await });
+                let permits = Arc::clone(&permits);
+                running.spawn(async move {
+                    // The semaphore is never closed, so acquiring cannot fail.
+                    let _permit = permits.acquire().await.ok();
+                    this.attempt(row, &context).await
+                });
             }
             let mut finished = Vec::new();
             while let Some(joined) = running.join_next().await {

@@ -29,34 +29,20 @@ fn attempted(tick: &DispatchTick) -> usize {
     tick.delivered + tick.retrying + tick.dead
 }
 
-async fn flips_json(app: &TestApp, check: &CheckRecord) -> Vec<Value> {
-    let response = app
-        .api(
-            "GET",
-            &format!("/api/v3/checks/{}/flips/", check.code),
-            None,
-        )
-        .await;
+/// The array `key` of a check's `GET /api/v3/checks/<uuid>/<key>/` answer.
+async fn check_list(app: &TestApp, check: &CheckRecord, key: &str) -> Vec<Value> {
+    let uri = format!("/api/v3/checks/{}/{key}/", check.code);
+    let response = app.api("GET", &uri, None).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-    response.json()["flips"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    response.json()[key].as_array().cloned().unwrap_or_default()
+}
+
+async fn flips_json(app: &TestApp, check: &CheckRecord) -> Vec<Value> {
+    check_list(app, check, "flips").await
 }
 
 async fn notifications(app: &TestApp, check: &CheckRecord) -> Vec<Value> {
-    let response = app
-        .api(
-            "GET",
-            &format!("/api/v3/checks/{}/notifications/", check.code),
-            None,
-        )
-        .await;
-    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-    response.json()["notifications"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    check_list(app, check, "notifications").await
 }
 
 /// Verifies a delivered webhook with the reference implementation of Standard Webhooks.

@@ -10,22 +10,19 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::json::iso;
-use super::{authorize_read, authorize_write, parse_body};
+use super::{authorize_read_write, authorize_write, parse_body};
 use crate::alerts::email::EmailConfig;
 use crate::alerts::webhook::{self, WebhookConfig};
 use crate::error::AppError;
 use crate::http::AppState;
-use crate::store::{ChannelRecord, KeyAccess, NewNotification, ProjectRecord, Purpose};
+use crate::store::{ChannelRecord, NewNotification, ProjectRecord, Purpose};
 
 /// `GET channels/`: `{"channels": [{"id", "name", "kind"}]}`, read-write keys only.
 pub async fn list_channels(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let (project, access) = authorize_read(&state, &headers).await?;
-    if access != KeyAccess::ReadWrite {
-        return Err(AppError::Unauthorized("wrong api key"));
-    }
+    let project = authorize_read_write(&state, &headers).await?;
     let channels: Vec<Value> = state
         .store
         .channels_in_project(project.id)
@@ -208,10 +205,7 @@ pub async fn get_channel(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let (project, access) = authorize_read(&state, &headers).await?;
-    if access != KeyAccess::ReadWrite {
-        return Err(AppError::Unauthorized("wrong api key"));
-    }
+    let project = authorize_read_write(&state, &headers).await?;
     let channel = owned_channel(&state, &project, &code).await?;
     Ok(Json(channel_json(&channel, false)).into_response())
 }

@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use super::checks::{find_readable_check, owned_check};
 use super::json::iso;
-use super::{authorize_read, authorize_write, parse_body};
+use super::{authorize_read, authorize_read_write, authorize_write, parse_body};
 use crate::domain::check::Status;
 use crate::error::AppError;
 use crate::http::AppState;
-use crate::store::{KeyAccess, OutboxRecord};
+use crate::store::OutboxRecord;
 
 /// The `?start=`, `?end=` and `?seconds=` filters of the flips list.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -124,10 +124,7 @@ pub async fn list_notifications(
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let (project, access) = authorize_read(&state, &headers).await?;
-    if access != KeyAccess::ReadWrite {
-        return Err(AppError::Unauthorized("wrong api key"));
-    }
+    let project = authorize_read_write(&state, &headers).await?;
     let check = owned_check(&state, &project, &key).await?;
     let mut out = Vec::new();
     for n in state.store.notifications_for_check(check.id, 100).await? {
@@ -160,10 +157,7 @@ pub async fn get_notification(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let (project, access) = authorize_read(&state, &headers).await?;
-    if access != KeyAccess::ReadWrite {
-        return Err(AppError::Unauthorized("wrong api key"));
-    }
+    let project = authorize_read_write(&state, &headers).await?;
     let n = owned_notification(&state, project.id, &code).await?;
     Ok(Json(notification_json(&state, &n).await?).into_response())
 }

@@ -201,3 +201,15 @@ pub async fn authorize_read(
         .await?
         .ok_or(AppError::Unauthorized("wrong api key"))
 }
+
+/// The project of a read-write key from `X-Api-Key`, for reads that read-only keys may not
+/// make (pings, channels, notifications): healthchecks.io answers those with 401.
+pub async fn authorize_read_write(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<ProjectRecord, AppError> {
+    match authorize_read(state, headers).await? {
+        (project, KeyAccess::ReadWrite) => Ok(project),
+        (_, KeyAccess::ReadOnly) => Err(AppError::Unauthorized("wrong api key")),
+    }
+}
