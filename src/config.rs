@@ -123,6 +123,15 @@ pub struct Config {
     )]
     pub ping_body_limit: usize,
 
+    /// How many of each check's newest pings the API lists and serves bodies of.
+    #[arg(
+        long,
+        env = "OVERDUE_PING_LOG_LIMIT",
+        default_value_t = 100,
+        global = true
+    )]
+    pub ping_log_limit: i64,
+
     /// Shortest allowed period and grace time, in seconds.
     #[arg(long, env = "OVERDUE_MIN_TIMEOUT", default_value_t = 60, global = true)]
     pub min_timeout: u64,

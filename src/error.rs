@@ -5,7 +5,7 @@
 //! for the logging middleware, and never reaches the client.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::store::StoreError;
@@ -44,7 +44,13 @@ impl IntoResponse for AppError {
             AppError::Unauthorized(message) => json(StatusCode::UNAUTHORIZED, message),
             AppError::Forbidden => StatusCode::FORBIDDEN.into_response(),
             AppError::NotFound => json(StatusCode::NOT_FOUND, "not found"),
-            AppError::Conflict(message) => (StatusCode::CONFLICT, message).into_response(),
+            // healthchecks.io answers these with Django's default, text/html.
+            AppError::Conflict(message) => (
+                StatusCode::CONFLICT,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                message,
+            )
+                .into_response(),
             AppError::Store(err) => {
                 let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
                 response

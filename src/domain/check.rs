@@ -243,6 +243,40 @@ impl Check {
         }
     }
 
+    /// Pauses the check (healthchecks.io `pause`): no deadline, no run in progress. Returns
+    /// the flip, or `None` if it was paused already. The flip is not announced.
+    pub fn pause(&mut self, now: DateTime<Utc>) -> Option<Flip> {
+        if self.status == Status::Paused {
+            return None;
+        }
+        let flip = Flip {
+            created: now,
+            old_status: self.status,
+            new_status: Status::Paused,
+            reason: "",
+        };
+        self.status = Status::Paused;
+        self.last_start = None;
+        Some(flip)
+    }
+
+    /// Resumes a paused check as new, forgetting its last ping (healthchecks.io `resume`).
+    /// `None` if it is not paused.
+    pub fn resume(&mut self, now: DateTime<Utc>) -> Option<Flip> {
+        if self.status != Status::Paused {
+            return None;
+        }
+        self.status = Status::New;
+        self.last_start = None;
+        self.last_ping = None;
+        Some(Flip {
+            created: now,
+            old_status: Status::Paused,
+            new_status: Status::New,
+            reason: "",
+        })
+    }
+
     /// The deadline loop's judgement of a check whose `alert_after` has passed
     /// (healthchecks.io `handle_going_down`): if it is down at `now` (running checks included),
     /// marks it down and returns the flip, timestamped at the deadline rather than at `now`.

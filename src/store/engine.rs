@@ -226,6 +226,32 @@ macro_rules! engine {
                 Ok(Some(check))
             }
 
+            /// Changes a check's status under its row lock, recording the flip `change`
+            /// returns (pause and resume: flips that notify nobody). Returns the check as
+            /// stored and whether it flipped, or `None` if it no longer exists.
+            pub async fn flip_check<F>(
+                &self,
+                id: i64,
+                change: F,
+            ) -> Result<Option<(CheckRecord, bool)>, StoreError>
+            where
+                F: FnOnce(&mut CheckRecord) -> Option<Flip> + Send,
+            {
+                let mut tx = self.begin_write().await?;
+                let Some(mut check) = lock_check_by(&mut tx, CheckKey::Id(id)).await? else {
+                    return Ok(None);
+                };
+                let Some(flip) = change(&mut check) else {
+                    return Ok(Some((check, false)));
+                };
+                check.alert_after = check.state.going_down_after();
+                update_check(&mut tx, &check).await?;
+                insert_flips(&mut tx, &[(check.id, flip)]).await?;
+                tx.commit().await?;
+                check.version += 1;
+                Ok(Some((check, true)))
+            }
+
             /// Deletes a check with its pings and flips; false if it was already gone.
             pub async fn delete_check(&self, id: i64) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
@@ -286,6 +312,20 @@ macro_rules! engine {
                 .into_iter()
                 .map(PingRecord::try_from)
                 .collect()
+            }
+
+            /// A check's ping by its number.
+            pub async fn ping_by_n(&self, check_id: i64, n: i64) -> Result<Option<PingRecord>, StoreError> {
+                sqlx::query_as::<_, PingRow>(
+                    "select n, created, kind, scheme, remote_addr, method, ua, body, exitstatus, rid \
+                     from pings where check_id = $1 and n = $2",
+                )
+                .bind(check_id)
+                .bind(n)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(PingRecord::try_from)
+                .transpose()
             }
 
             /// A check's status changes, newest first.

@@ -207,6 +207,19 @@ impl Store {
         on_engine!(self.delete_check(id))
     }
 
+    /// Changes a check's status and records the flip `change` returns (notifying nobody);
+    /// `None` if the check is gone, else the check and whether it flipped.
+    pub async fn flip_check<F>(
+        &self,
+        id: i64,
+        change: F,
+    ) -> Result<Option<(CheckRecord, bool)>, StoreError>
+    where
+        F: FnOnce(&mut CheckRecord) -> Option<Flip> + Send,
+    {
+        on_engine!(self.flip_check(id, change))
+    }
+
     /// Records pings in one transaction; one outcome per input, in order.
     pub async fn record_pings(
         &self,
@@ -240,6 +253,8 @@ macro_rules! forward {
 }
 
 forward! {
+    /// A check's ping by its number.
+    pub async fn ping_by_n(&self, check_id: i64, n: i64) -> Result<Option<PingRecord>, StoreError>;
     pub async fn check_by_id(&self, id: i64) -> Result<Option<CheckRecord>, StoreError>;
     pub async fn create_channel(&self, channel: &ChannelRecord) -> Result<ChannelRecord, StoreError>;
     /// Saves a channel's name, settings, verification and disabled flag.

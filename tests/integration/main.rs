@@ -7,6 +7,7 @@ mod channels_api;
 mod chaos;
 mod cli;
 mod email;
+mod lifecycle_api;
 mod ping_api;
 mod schedule_oracle;
 mod store;

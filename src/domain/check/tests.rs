@@ -409,3 +409,30 @@ fn deadline_of_new_and_paused_checks_without_a_run_never_comes() {
         assert_eq!(check.judge_deadline(at("2030-01-01T00:00:00Z")), None);
     }
 }
+
+#[test]
+fn pause_stops_the_clock_and_resume_starts_over() {
+    let mut check = Check {
+        last_start: Some(at("2024-01-01T12:00:00Z")),
+        ..up_since("2024-01-01T00:00:00Z")
+    };
+    let flip = check.pause(at("2024-01-01T13:00:00Z")).unwrap();
+    assert_eq!(
+        (flip.old_status, flip.new_status),
+        (Status::Up, Status::Paused)
+    );
+    assert_eq!((check.status, check.last_start), (Status::Paused, None));
+    assert_eq!(check.going_down_after(), None);
+    assert_eq!(
+        check.pause(at("2024-01-01T14:00:00Z")),
+        None,
+        "already paused"
+    );
+    let flip = check.resume(at("2024-01-01T15:00:00Z")).unwrap();
+    assert_eq!(
+        (flip.old_status, flip.new_status),
+        (Status::Paused, Status::New)
+    );
+    assert_eq!((check.status, check.last_ping), (Status::New, None));
+    assert_eq!(check.resume(at("2024-01-01T16:00:00Z")), None, "not paused");
+}

@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::store::{CheckRecord, KeyAccess, ProjectRecord};
 
-fn view<'a>(state: &'a AppState, version: Version, access: KeyAccess) -> View<'a> {
+pub(super) fn view<'a>(state: &'a AppState, version: Version, access: KeyAccess) -> View<'a> {
     View {
         now: state.clock.now(),
         version: version.0,
@@ -130,7 +130,7 @@ async fn resolve_channels(
 }
 
 /// A check's channels as its JSON shows them.
-async fn channels_of(state: &AppState, check: &CheckRecord) -> Result<String, AppError> {
+pub(super) async fn channels_of(state: &AppState, check: &CheckRecord) -> Result<String, AppError> {
     Ok(join_codes(&state.store.channels_of_check(check.id).await?))
 }
 

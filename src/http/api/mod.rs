@@ -5,6 +5,7 @@ mod channels;
 mod checks;
 mod history;
 pub mod json;
+mod pings;
 pub mod spec;
 
 use axum::Router;
@@ -50,6 +51,22 @@ pub fn routes(version: u8) -> Router<AppState> {
                 .post(checks::update_check)
                 .delete(checks::delete_check)
                 .options(preflight),
+        )
+        .route(
+            &format!("{prefix}/checks/{{key}}/pause"),
+            post(pings::pause).options(preflight),
+        )
+        .route(
+            &format!("{prefix}/checks/{{key}}/resume"),
+            post(pings::resume).options(preflight),
+        )
+        .route(
+            &format!("{prefix}/checks/{{key}}/pings/"),
+            get(pings::list_pings).options(preflight),
+        )
+        .route(
+            &format!("{prefix}/checks/{{key}}/pings/{{n}}/body"),
+            get(pings::ping_body).options(preflight),
         )
         .route(
             &format!("{prefix}/checks/{{key}}/flips/"),
@@ -98,9 +115,17 @@ async fn preflight() -> StatusCode {
 fn allowed_methods(path: &str) -> &'static str {
     if path.ends_with("/checks/") || path.ends_with("/channels/") {
         "GET, POST, OPTIONS"
-    } else if path.ends_with("/flips/") || path.ends_with("/notifications/") {
+    } else if path.ends_with("/flips/")
+        || path.ends_with("/notifications/")
+        || path.ends_with("/pings/")
+        || path.ends_with("/body")
+    {
         "GET, OPTIONS"
-    } else if path.ends_with("/test") || path.ends_with("/resend") {
+    } else if path.ends_with("/test")
+        || path.ends_with("/resend")
+        || path.ends_with("/pause")
+        || path.ends_with("/resume")
+    {
         "POST, OPTIONS"
     } else {
         "POST, DELETE, GET, OPTIONS"
