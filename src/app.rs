@@ -20,6 +20,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
+use crate::retention::Pruner;
 use crate::store::Store;
 
 /// A running application's parts; [`App::serve`] runs it.
@@ -33,7 +34,7 @@ pub struct App {
 
 impl App {
     /// Connects to the database, migrates it and starts the ping writers, the deadline
-    /// loop and the dispatcher.
+    /// loop, the dispatcher and the pruner.
     pub async fn build(config: Config) -> anyhow::Result<App> {
         App::build_with(config, Arc::new(SystemClock), true).await
     }
@@ -60,6 +61,8 @@ impl App {
                 Arc::new(transports(&config)?),
             );
             tracker.spawn(dispatcher.run(cancel.clone(), store.outbox_signal()));
+            let pruner = Pruner::new(store.clone(), Arc::clone(&clock), config.ping_log_limit);
+            tracker.spawn(pruner.run(cancel.clone()));
         }
         let state = AppState {
             store,

@@ -11,4 +11,5 @@ pub mod http;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
+pub mod retention;
 pub mod store;

@@ -87,3 +87,6 @@ create table attempts (
     error text not null default ''
 );
 create index attempts_outbox on attempts (outbox_id, n);
+
+-- Retention: each check's pings numbered up to this one have been pruned.
+alter table checks add column pruned_to integer not null default 0;

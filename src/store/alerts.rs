@@ -470,6 +470,78 @@ macro_rules! alerts_engine {
                 Ok(done.rows_affected() == 1)
             }
 
+            // ---- retention ---------------------------------------------------------
+
+            /// `(id, n_pings)` of up to `max` checks with more than `beyond` pings not yet
+            /// pruned.
+            pub async fn checks_to_prune(&self, beyond: i64, max: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+                Ok(sqlx::query_as(
+                    "select id, n_pings from checks where n_pings - pruned_to > $1 limit $2",
+                )
+                .bind(beyond)
+                .bind(max)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            /// Keeps a check's newest `keep` pings (healthchecks.io `Check.prune`): deletes
+            /// older pings, the delivered or dead notifications (and their attempts) older
+            /// than the oldest ping kept, and the flips older than that ping or than
+            /// `flips_before`, whichever is earlier. Returns how many pings went.
+            pub async fn prune_check(
+                &self,
+                id: i64,
+                n_pings: i64,
+                keep: i64,
+                flips_before: DateTime<Utc>,
+            ) -> Result<u64, StoreError> {
+                let upto = n_pings - keep;
+                let mut tx = self.begin_write().await?;
+                let pings = sqlx::query("delete from pings where check_id = $1 and n <= $2")
+                    .bind(id)
+                    .bind(upto)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let oldest: Option<(i64,)> = sqlx::query_as(
+                    "select created from pings where check_id = $1 order by n limit 1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((oldest,)) = oldest {
+                    sqlx::query(
+                        "delete from attempts where outbox_id in (select id from outbox \
+                         where check_id = $1 and created < $2 and state <> 'pending')",
+                    )
+                    .bind(id)
+                    .bind(oldest)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "delete from outbox where check_id = $1 and created < $2 \
+                         and state <> 'pending'",
+                    )
+                    .bind(id)
+                    .bind(oldest)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("delete from flips where check_id = $1 and created < $2")
+                        .bind(id)
+                        .bind(oldest.min(millis(flips_before)))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // Not a change of the check as its writers see it: no version bump.
+                sqlx::query("update checks set pruned_to = $1 where id = $2 and pruned_to < $1")
+                    .bind(upto)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(pings)
+            }
+
             // ---- leases ------------------------------------------------------------
 
             /// Records that `holder` is alive and returns how many holders are (itself

@@ -9,5 +9,6 @@ mod cli;
 mod email;
 mod lifecycle_api;
 mod ping_api;
+mod retention;
 mod schedule_oracle;
 mod store;
