@@ -484,60 +484,65 @@ macro_rules! alerts_engine {
                 .await?)
             }
 
-            /// Keeps a check's newest `keep` pings (healthchecks.io `Check.prune`): deletes
-            /// older pings, the delivered or dead notifications (and their attempts) older
-            /// than the oldest ping kept, and the flips older than that ping or than
-            /// `flips_before`, whichever is earlier. Returns how many pings went.
-            pub async fn prune_check(
+            /// Keeps each check's newest `keep` pings (healthchecks.io `Check.prune`), in one
+            /// transaction for all the checks given as `(id, n_pings)`: deletes older pings,
+            /// the delivered or dead notifications (and their attempts) older than the oldest
+            /// ping kept, and the flips older than that ping or than `flips_before`,
+            /// whichever is earlier. Returns how many pings went.
+            pub async fn prune_checks(
                 &self,
-                id: i64,
-                n_pings: i64,
+                checks: &[(i64, i64)],
                 keep: i64,
                 flips_before: DateTime<Utc>,
             ) -> Result<u64, StoreError> {
-                let upto = n_pings - keep;
                 let mut tx = self.begin_write().await?;
-                let pings = sqlx::query("delete from pings where check_id = $1 and n <= $2")
-                    .bind(id)
-                    .bind(upto)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                let oldest: Option<(i64,)> = sqlx::query_as(
-                    "select created from pings where check_id = $1 order by n limit 1",
-                )
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some((oldest,)) = oldest {
-                    sqlx::query(
-                        "delete from attempts where outbox_id in (select id from outbox \
-                         where check_id = $1 and created < $2 and state <> 'pending')",
-                    )
-                    .bind(id)
-                    .bind(oldest)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "delete from outbox where check_id = $1 and created < $2 \
-                         and state <> 'pending'",
-                    )
-                    .bind(id)
-                    .bind(oldest)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("delete from flips where check_id = $1 and created < $2")
+                let mut pings = 0;
+                for &(id, n_pings) in checks {
+                    let upto = n_pings - keep;
+                    pings += sqlx::query("delete from pings where check_id = $1 and n <= $2")
                         .bind(id)
-                        .bind(oldest.min(millis(flips_before)))
+                        .bind(upto)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    let oldest: Option<(i64,)> = sqlx::query_as(
+                        "select created from pings where check_id = $1 order by n limit 1",
+                    )
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some((oldest,)) = oldest {
+                        sqlx::query(
+                            "delete from attempts where outbox_id in (select id from outbox \
+                             where check_id = $1 and created < $2 and state <> 'pending')",
+                        )
+                        .bind(id)
+                        .bind(oldest)
                         .execute(&mut *tx)
                         .await?;
-                }
-                // Not a change of the check as its writers see it: no version bump.
-                sqlx::query("update checks set pruned_to = $1 where id = $2 and pruned_to < $1")
+                        sqlx::query(
+                            "delete from outbox where check_id = $1 and created < $2 \
+                             and state <> 'pending'",
+                        )
+                        .bind(id)
+                        .bind(oldest)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query("delete from flips where check_id = $1 and created < $2")
+                            .bind(id)
+                            .bind(oldest.min(millis(flips_before)))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    // Not a change of the check as its writers see it: no version bump.
+                    sqlx::query(
+                        "update checks set pruned_to = $1 where id = $2 and pruned_to < $1",
+                    )
                     .bind(upto)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                }
                 tx.commit().await?;
                 Ok(pings)
             }

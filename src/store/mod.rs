@@ -255,8 +255,9 @@ macro_rules! forward {
 forward! {
     /// `(id, n_pings)` of up to `max` checks with more than `beyond` unpruned pings.
     pub async fn checks_to_prune(&self, beyond: i64, max: i64) -> Result<Vec<(i64, i64)>, StoreError>;
-    /// Keeps a check's newest `keep` pings and prunes what is older (see the engines).
-    pub async fn prune_check(&self, id: i64, n_pings: i64, keep: i64, flips_before: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Keeps the newest `keep` pings of each `(id, n_pings)` and prunes what is older, in one
+    /// transaction.
+    pub async fn prune_checks(&self, checks: &[(i64, i64)], keep: i64, flips_before: DateTime<Utc>) -> Result<u64, StoreError>;
     /// A check's ping by its number.
     pub async fn ping_by_n(&self, check_id: i64, n: i64) -> Result<Option<PingRecord>, StoreError>;
     pub async fn check_by_id(&self, id: i64) -> Result<Option<CheckRecord>, StoreError>;

@@ -72,7 +72,7 @@ app_test!(
             .map(|n| n["state"].as_str().unwrap_or(""))
             .collect();
         // The day-100 failure and the recovery after it, both still to deliver.
-    assert_eq!(states, ["pending", "pending"]);
+        assert_eq!(states, ["pending", "pending"]);
         let flips = app.flips(&check).await;
         assert!(
             flips
