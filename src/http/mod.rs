@@ -2,6 +2,7 @@
 
 pub mod api;
 mod ping;
+mod prometheus;
 mod site;
 
 use std::sync::Arc;
@@ -40,7 +41,19 @@ pub fn router(state: AppState) -> Router {
             "/integrations/{code}/verify/{token}/",
             get(site::verify_email),
         )
-        .route("/metrics", get(site::metrics));
+        .route("/metrics", get(site::metrics))
+        .route(
+            "/projects/{code}/metrics/{key}",
+            get(prometheus::metrics_with_key),
+        )
+        .route(
+            "/projects/{code}/checks/metrics/{key}",
+            get(prometheus::metrics_with_key),
+        )
+        .route(
+            "/projects/{code}/metrics/",
+            get(prometheus::metrics_with_header),
+        );
     for version in 1..=3 {
         router = router.merge(api::routes(version));
     }

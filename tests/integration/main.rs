@@ -9,6 +9,7 @@ mod cli;
 mod email;
 mod lifecycle_api;
 mod ping_api;
+mod prometheus;
 mod retention;
 mod schedule_oracle;
 mod store;

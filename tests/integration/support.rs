@@ -135,6 +135,15 @@ async fn create_template(admin_url: &str) -> String {
             .await
             .expect("list databases");
     for (name,) in stale {
+        // Left by a test run that has ended: another run may be going on alongside.
+        let pid = name
+            .trim_start_matches("overdue_test_")
+            .split('_')
+            .next()
+            .unwrap_or_default();
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
         execute(
             &mut admin,
             &format!("drop database if exists {name} with (force)"),
