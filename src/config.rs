@@ -140,6 +140,10 @@ pub struct Config {
     #[arg(long, env = "OVERDUE_LEASE_TTL", default_value_t = 10, global = true)]
     pub lease_ttl: u64,
 
+    /// Key for `GET /api/v3/metrics/` (header `X-Metrics-Key`); unset, that endpoint is off.
+    #[arg(long, env = "OVERDUE_METRICS_KEY", global = true)]
+    pub metrics_key: Option<Secret<String>>,
+
     /// SMTP server for alert email: `smtp://host:port`, `smtps://user:pass@host`.
     #[arg(long, env = "OVERDUE_SMTP_URL", global = true)]
     pub smtp_url: Option<Secret<String>>,

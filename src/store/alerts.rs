@@ -988,6 +988,17 @@ macro_rules! alerts_engine {
                 })
             }
 
+            /// `(max ping id, max notification id, notifications of status changes not yet
+            /// delivered)` for the ops metrics endpoint.
+            pub async fn backlog(&self) -> Result<(Option<i64>, Option<i64>, i64), StoreError> {
+                Ok(sqlx::query_as(
+                    "select (select max(id) from pings), (select max(id) from outbox), \
+                     (select count(*) from outbox where state = 'pending' and purpose = 'flip')",
+                )
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
             /// The flip before `before` of a check, if it was to down: for an up notice's
             /// downtime.
             pub async fn down_since(

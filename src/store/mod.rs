@@ -253,6 +253,8 @@ macro_rules! forward {
 }
 
 forward! {
+    /// Max ping id, max notification id, undelivered status-change notifications.
+    pub async fn backlog(&self) -> Result<(Option<i64>, Option<i64>, i64), StoreError>;
     /// `(id, n_pings)` of up to `max` checks with more than `beyond` unpruned pings.
     pub async fn checks_to_prune(&self, beyond: i64, max: i64) -> Result<Vec<(i64, i64)>, StoreError>;
     /// Keeps the newest `keep` pings of each `(id, n_pings)` and prunes what is older, in one

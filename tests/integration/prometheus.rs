@@ -121,3 +121,47 @@ app_test!(project_metrics_take_only_read_only_keys, |app| {
         StatusCode::FORBIDDEN
     );
 });
+
+async fn ops(app: &TestApp, key: Option<&str>) -> TestResponse {
+    let mut request = Request::builder().uri("/api/v3/metrics/");
+    if let Some(key) = key {
+        request = request.header("x-metrics-key", key);
+    }
+    app.send(request.body(Body::empty()).expect("request"))
+        .await
+}
+
+app_test!(
+    ops_metrics_need_the_metrics_key,
+    flags = ["--metrics-key", "s3cret"],
+    |app| {
+        assert_eq!(ops(app, None).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(ops(app, Some("wrong")).await.status, StatusCode::FORBIDDEN);
+        let empty = ops(app, Some("s3cret")).await;
+        assert_eq!(empty.status, StatusCode::OK);
+        assert_eq!(
+            empty.json(),
+            json!({"ts": at(START).timestamp(), "max_ping_id": 0, "max_notification_id": 0, "num_unprocessed_flips": 0})
+        );
+        app.create_webhook("https://example.org/hook").await;
+        let check = app.create_check(&json!({"channels": "*"})).await;
+        app.request("GET", &format!("/ping/{}/fail", check.code))
+            .await;
+        let after = ops(app, Some("s3cret")).await.json();
+        assert!(after["max_ping_id"].as_i64().is_some_and(|id| id > 0));
+        assert!(
+            after["max_notification_id"]
+                .as_i64()
+                .is_some_and(|id| id > 0)
+        );
+        assert_eq!(after["num_unprocessed_flips"], 1);
+    }
+);
+
+app_test!(ops_metrics_are_off_without_a_key, |app| {
+    assert_eq!(ops(app, Some("")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        ops(app, Some("anything")).await.status,
+        StatusCode::FORBIDDEN
+    );
+});

@@ -102,6 +102,7 @@ pub fn routes(version: u8) -> Router<AppState> {
             post(history::resend_notification).options(preflight),
         )
         .route(&format!("{prefix}/status/"), any(status))
+        .route(&format!("{prefix}/metrics/"), any(ops_metrics))
         .layer(middleware::from_fn(cors))
         .layer(middleware::from_fn(with_version))
 }
@@ -160,6 +161,32 @@ async fn cors(request: Request, next: Next) -> Response {
 async fn status(State(state): State<AppState>) -> Response {
     match state.store.health().await {
         Ok(()) => "OK".into_response(),
+        Err(err) => AppError::Store(err).into_response(),
+    }
+}
+
+/// `GET /api/vN/metrics/` (§8.4): for watching Overdue itself, with `X-Metrics-Key`
+/// equal to `OVERDUE_METRICS_KEY`; 403 when that is unset or the key differs.
+/// `num_unprocessed_flips` counts status-change notifications not yet delivered.
+async fn ops_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let given = headers.get("x-metrics-key").map(HeaderValue::as_bytes);
+    let expected = state
+        .config
+        .metrics_key
+        .as_ref()
+        .map(|k| k.expose().as_bytes());
+    match (given, expected) {
+        (Some(given), Some(expected)) if !expected.is_empty() && given == expected => {}
+        _ => return StatusCode::FORBIDDEN.into_response(),
+    }
+    match state.store.backlog().await {
+        Ok((max_ping, max_notification, unprocessed)) => axum::Json(serde_json::json!({
+            "ts": state.clock.now().timestamp(),
+            "max_ping_id": max_ping.unwrap_or(0),
+            "max_notification_id": max_notification.unwrap_or(0),
+            "num_unprocessed_flips": unprocessed,
+        }))
+        .into_response(),
         Err(err) => AppError::Store(err).into_response(),
     }
 }
