@@ -52,6 +52,11 @@ impl App {
         let cancel = CancellationToken::new();
         let ingest = Ingest::start(&store, &clock, &tracker);
         let site_root: Arc<str> = config.site_root().into();
+        let secret: Arc<str> = store
+            .site_secret(&crate::keys::random_token())
+            .await
+            .context("cannot read the site secret")?
+            .into();
         if background {
             let deadlines = DeadlineLoop::new(store.clone(), Arc::clone(&clock), leases(&config));
             tracker.spawn(deadlines.run(cancel.clone(), Arc::new(Notify::new())));
@@ -70,6 +75,7 @@ impl App {
             config: Arc::new(config),
             ingest,
             site_root,
+            secret,
         };
         Ok(App {
             state,

@@ -90,3 +90,9 @@ create index attempts_outbox on attempts (outbox_id, n);
 
 -- Retention: each check's pings numbered up to this one have been pruned.
 alter table checks add column pruned_to integer not null default 0;
+
+-- The site's own secret (badge signatures), made on first start and shared by every process.
+create table site (
+    id integer primary key,
+    secret text not null
+);

@@ -1,6 +1,7 @@
 //! The HTTP surface: every route in one place, with the layers around them.
 
 pub mod api;
+pub mod badges;
 mod ping;
 mod prometheus;
 mod site;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub ingest: Ingest,
     /// `config.site_root()`, computed once.
     pub site_root: Arc<str>,
+    /// The site's secret (badge signatures), shared by every process through the database.
+    pub secret: Arc<str>,
 }
 
 /// All routes.
@@ -42,6 +45,9 @@ pub fn router(state: AppState) -> Router {
             get(site::verify_email),
         )
         .route("/metrics", get(site::metrics))
+        .route("/badge/{key}/{sig}/{file}", get(badges::tag_badge))
+        .route("/badge/{key}/{file}", get(badges::all_badge))
+        .route("/b/{states}/{file}", get(badges::check_badge))
         .route(
             "/projects/{code}/metrics/{key}",
             get(prometheus::metrics_with_key),

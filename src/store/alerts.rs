@@ -470,6 +470,40 @@ macro_rules! alerts_engine {
                 Ok(done.rows_affected() == 1)
             }
 
+            // ---- badges ------------------------------------------------------------
+
+            /// The site's secret: `candidate` if none was stored yet, else the stored one.
+            pub async fn site_secret(&self, candidate: &str) -> Result<String, StoreError> {
+                sqlx::query("insert into site (id, secret) values (1, $1) on conflict (id) do nothing")
+                    .bind(candidate)
+                    .execute(&self.writer)
+                    .await?;
+                let (secret,): (String,) = sqlx::query_as("select secret from site where id = 1")
+                    .fetch_one(&self.writer)
+                    .await?;
+                Ok(secret)
+            }
+
+            pub async fn project_by_badge_key(&self, key: &str) -> Result<Option<ProjectRecord>, StoreError> {
+                Ok(sqlx::query_as(concat!(
+                    "select ", project_columns!(), " from projects where badge_key = $1"
+                ))
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            pub async fn check_by_badge_key(&self, key: Uuid) -> Result<Option<CheckRecord>, StoreError> {
+                sqlx::query_as::<_, CheckRow>(concat!(
+                    "select ", check_columns!(), " from checks where badge_key = $1"
+                ))
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(CheckRecord::try_from)
+                .transpose()
+            }
+
             // ---- retention ---------------------------------------------------------
 
             /// `(id, n_pings)` of up to `max` checks with more than `beyond` pings not yet

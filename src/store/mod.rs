@@ -253,6 +253,10 @@ macro_rules! forward {
 }
 
 forward! {
+    /// The site's secret, stored on first use.
+    pub async fn site_secret(&self, candidate: &str) -> Result<String, StoreError>;
+    pub async fn project_by_badge_key(&self, key: &str) -> Result<Option<ProjectRecord>, StoreError>;
+    pub async fn check_by_badge_key(&self, key: Uuid) -> Result<Option<CheckRecord>, StoreError>;
     /// Max ping id, max notification id, undelivered status-change notifications.
     pub async fn backlog(&self) -> Result<(Option<i64>, Option<i64>, i64), StoreError>;
     /// `(id, n_pings)` of up to `max` checks with more than `beyond` unpruned pings.

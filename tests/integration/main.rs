@@ -3,6 +3,7 @@
 mod support;
 
 mod alerts;
+mod badges;
 mod channels_api;
 mod chaos;
 mod cli;

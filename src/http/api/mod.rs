@@ -19,8 +19,9 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use crate::error::AppError;
+use crate::http::badges::badge_urls;
 use crate::keys::{API_KEY_LEN, hash_api_key};
-use crate::store::{KeyAccess, ProjectRecord};
+use crate::store::{CheckRecord, KeyAccess, ProjectRecord};
 
 /// The API version of the request's path.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +102,10 @@ pub fn routes(version: u8) -> Router<AppState> {
             &format!("{prefix}/notifications/{{code}}/resend"),
             post(history::resend_notification).options(preflight),
         )
+        .route(
+            &format!("{prefix}/badges/"),
+            get(list_badges).options(preflight),
+        )
         .route(&format!("{prefix}/status/"), any(status))
         .route(&format!("{prefix}/metrics/"), any(ops_metrics))
         .layer(middleware::from_fn(cors))
@@ -114,7 +119,9 @@ async fn preflight() -> StatusCode {
 
 /// The methods each endpoint takes, as healthchecks.io's `cors` decorator lists them.
 fn allowed_methods(path: &str) -> &'static str {
-    if path.ends_with("/checks/") || path.ends_with("/channels/") {
+    if path.ends_with("/badges/") {
+        "GET, OPTIONS"
+    } else if path.ends_with("/checks/") || path.ends_with("/channels/") {
         "GET, POST, OPTIONS"
     } else if path.ends_with("/flips/")
         || path.ends_with("/notifications/")
@@ -155,6 +162,24 @@ async fn cors(request: Request, next: Next) -> Response {
         HeaderValue::from_static("600"),
     );
     response
+}
+
+/// `GET /api/vN/badges/`: the badge URLs of each tag of the project's checks, and of all
+/// its checks (`*`).
+async fn list_badges(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let (project, _) = authorize_read(&state, &headers).await?;
+    let checks = state.store.checks_in_project(project.id).await?;
+    let tags: std::collections::BTreeSet<&str> =
+        checks.iter().flat_map(CheckRecord::tags_list).collect();
+    let mut badges = Map::new();
+    for tag in tags.into_iter().chain(["*"]) {
+        let urls = badge_urls(&state.site_root, &project.badge_key, &state.secret, tag);
+        badges.insert(tag.to_owned(), urls);
+    }
+    Ok(axum::Json(serde_json::json!({ "badges": badges })).into_response())
 }
 
 /// `GET /api/vN/status/`: `OK` after a database round trip.
