@@ -7,10 +7,10 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
-use super::json::{View, check_json, unique_key};
+use super::json::{CheckJson, View, check_json, unique_key};
 use super::spec::Spec;
 use super::{Version, authorize_read, authorize_write, parse_body};
 use crate::error::AppError;
@@ -184,19 +184,33 @@ pub async fn list_checks(
             channels.entry(check_id).or_default().push(code);
         }
     }
-    let checks: Vec<Value> = state
+    let checks: Vec<(CheckRecord, String)> = state
         .store
         .checks_in_project(project.id)
         .await?
-        .iter()
+        .into_iter()
         .filter(|check| slug.is_none_or(|slug| check.slug == slug))
         .filter(|check| tags.iter().all(|tag| check.tags_list().any(|t| t == *tag)))
         .map(|check| {
             let codes = channels.get(&check.id).map_or(&[][..], Vec::as_slice);
-            check_json(check, &join_codes(codes), view)
+            let codes = join_codes(codes);
+            (check, codes)
         })
         .collect();
-    Ok(Json(json!({ "checks": checks })).into_response())
+    let list: Vec<CheckJson> = checks
+        .iter()
+        .map(|(check, channels)| CheckJson {
+            check,
+            channels,
+            view,
+        })
+        .collect();
+    // Serialized straight from the records: no intermediate value per check.
+    #[derive(serde::Serialize)]
+    struct Checks<'a> {
+        checks: &'a [CheckJson<'a>],
+    }
+    Ok(Json(Checks { checks: &list }).into_response())
 }
 
 /// `POST checks/`: creates a check, or with `unique` updates the matching one.

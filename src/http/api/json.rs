@@ -2,7 +2,8 @@
 //! the same order, per key type and API version.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 use sha1::{Digest, Sha1};
 
 use crate::domain::check::CheckKind;
@@ -31,76 +32,100 @@ pub fn unique_key(check: &CheckRecord) -> String {
         .collect()
 }
 
-/// `channels`: the comma-separated UUIDs of the channels the check notifies.
+/// A check as the API shows it, serialized straight from the record (a list of a thousand
+/// checks is written without building a map per check). `channels`: the comma-separated
+/// UUIDs of the channels the check notifies.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckJson<'a> {
+    pub check: &'a CheckRecord,
+    pub channels: &'a str,
+    pub view: View<'a>,
+}
+
+impl Serialize for CheckJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let CheckJson {
+            check,
+            channels,
+            view,
+        } = *self;
+        let s = &check.state;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", &check.name)?;
+        map.serialize_entry("slug", &check.slug)?;
+        map.serialize_entry("tags", &check.tags)?;
+        map.serialize_entry("desc", &check.desc)?;
+        map.serialize_entry("grace", &s.grace.num_seconds())?;
+        map.serialize_entry("n_pings", &s.n_pings)?;
+        // v1 reports running checks as "started".
+        map.serialize_entry(
+            "status",
+            s.display_status(view.now, view.version == 1).as_str(),
+        )?;
+        map.serialize_entry("started", &s.last_start.is_some())?;
+        map.serialize_entry("last_ping", &s.last_ping.map(iso))?;
+        map.serialize_entry("next_ping", &s.grace_start(true).map(iso))?;
+        map.serialize_entry("manual_resume", &s.manual_resume)?;
+        map.serialize_entry("methods", &s.methods)?;
+        map.serialize_entry("subject", keywords_if(check.filter_subject, &s.success_kw))?;
+        map.serialize_entry(
+            "subject_fail",
+            keywords_if(check.filter_subject, &s.failure_kw),
+        )?;
+        map.serialize_entry("start_kw", &s.start_kw)?;
+        map.serialize_entry("success_kw", &s.success_kw)?;
+        map.serialize_entry("failure_kw", &s.failure_kw)?;
+        map.serialize_entry("filter_subject", &check.filter_subject)?;
+        map.serialize_entry("filter_body", &check.filter_body)?;
+        map.serialize_entry("filter_http_body", &s.filter_http_body)?;
+        map.serialize_entry("filter_default_fail", &s.filter_default_fail)?;
+        map.serialize_entry(
+            "badge_url",
+            &format!("{}/b/2/{}.svg", view.site_root, check.badge_key),
+        )?;
+        if let Some(duration) = s.last_duration.filter(|d| d.num_seconds() != 0) {
+            map.serialize_entry("last_duration", &duration.num_seconds())?;
+        }
+        match view.access {
+            KeyAccess::ReadOnly => map.serialize_entry("unique_key", &unique_key(check))?,
+            KeyAccess::ReadWrite => {
+                let update_url = format!(
+                    "{}/api/v{}/checks/{}",
+                    view.site_root, view.version, check.code
+                );
+                map.serialize_entry("uuid", &check.code)?;
+                map.serialize_entry(
+                    "ping_url",
+                    &format!("{}/ping/{}", view.site_root, check.code),
+                )?;
+                map.serialize_entry("update_url", &update_url)?;
+                map.serialize_entry("pause_url", &format!("{update_url}/pause"))?;
+                map.serialize_entry("resume_url", &format!("{update_url}/resume"))?;
+                map.serialize_entry("channels", channels)?;
+            }
+        }
+        match s.kind {
+            CheckKind::Simple => map.serialize_entry("timeout", &s.timeout.num_seconds())?,
+            CheckKind::Cron | CheckKind::OnCalendar => {
+                map.serialize_entry("schedule", &s.schedule)?;
+                map.serialize_entry("tz", &s.tz)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The keywords when the subject filter is on, else empty.
+fn keywords_if(on: bool, keywords: &str) -> &str {
+    if on { keywords } else { "" }
+}
+
+/// The check's JSON as a value (for webhook templates and single answers).
 pub fn check_json(check: &CheckRecord, channels: &str, view: View<'_>) -> Value {
-    let s = &check.state;
-    let keywords_if = |on: bool, kw: &str| if on { kw.to_owned() } else { String::new() };
-    let mut out = Map::new();
-    let mut put = |key: &str, value: Value| {
-        out.insert(key.to_owned(), value);
-    };
-    put("name", json!(check.name));
-    put("slug", json!(check.slug));
-    put("tags", json!(check.tags));
-    put("desc", json!(check.desc));
-    put("grace", json!(s.grace.num_seconds()));
-    put("n_pings", json!(s.n_pings));
-    // v1 reports running checks as "started".
-    put(
-        "status",
-        json!(s.display_status(view.now, view.version == 1).as_str()),
-    );
-    put("started", json!(s.last_start.is_some()));
-    put("last_ping", json!(s.last_ping.map(iso)));
-    put("next_ping", json!(s.grace_start(true).map(iso)));
-    put("manual_resume", json!(s.manual_resume));
-    put("methods", json!(s.methods));
-    put(
-        "subject",
-        json!(keywords_if(check.filter_subject, &s.success_kw)),
-    );
-    put(
-        "subject_fail",
-        json!(keywords_if(check.filter_subject, &s.failure_kw)),
-    );
-    put("start_kw", json!(s.start_kw));
-    put("success_kw", json!(s.success_kw));
-    put("failure_kw", json!(s.failure_kw));
-    put("filter_subject", json!(check.filter_subject));
-    put("filter_body", json!(check.filter_body));
-    put("filter_http_body", json!(s.filter_http_body));
-    put("filter_default_fail", json!(s.filter_default_fail));
-    put(
-        "badge_url",
-        json!(format!("{}/b/2/{}.svg", view.site_root, check.badge_key)),
-    );
-    if let Some(duration) = s.last_duration.filter(|d| d.num_seconds() != 0) {
-        put("last_duration", json!(duration.num_seconds()));
-    }
-    match view.access {
-        KeyAccess::ReadOnly => put("unique_key", json!(unique_key(check))),
-        KeyAccess::ReadWrite => {
-            let update_url = format!(
-                "{}/api/v{}/checks/{}",
-                view.site_root, view.version, check.code
-            );
-            put("uuid", json!(check.code));
-            put(
-                "ping_url",
-                json!(format!("{}/ping/{}", view.site_root, check.code)),
-            );
-            put("update_url", json!(update_url));
-            put("pause_url", json!(format!("{update_url}/pause")));
-            put("resume_url", json!(format!("{update_url}/resume")));
-            put("channels", json!(channels));
-        }
-    }
-    match s.kind {
-        CheckKind::Simple => put("timeout", json!(s.timeout.num_seconds())),
-        CheckKind::Cron | CheckKind::OnCalendar => {
-            put("schedule", json!(s.schedule));
-            put("tz", json!(s.tz));
-        }
-    }
-    Value::Object(out)
+    serde_json::to_value(CheckJson {
+        check,
+        channels,
+        view,
+    })
+    .unwrap_or(Value::Null)
 }
