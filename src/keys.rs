@@ -35,8 +35,8 @@ pub fn new_ping_key() -> String {
     random_alphanumeric(22).to_ascii_lowercase()
 }
 
-/// The stored form of an API key.
-pub fn hash_api_key(key: &str) -> String {
+/// The stored form of a secret (an API key, a link token): only its SHA-256 is kept.
+pub fn hash_secret(key: &str) -> String {
     Sha256::digest(key.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -46,11 +46,6 @@ pub fn hash_api_key(key: &str) -> String {
 /// A random token for links (email verification): 32 characters, about 190 bits.
 pub fn random_token() -> String {
     random_alphanumeric(32)
-}
-
-/// The stored form of a link token: like API keys, only its SHA-256 is kept.
-pub fn hash_key(token: &str) -> String {
-    hash_api_key(token)
 }
 
 /// A project's secrets in plain text, shown once when the project is created.
@@ -77,8 +72,8 @@ pub fn new_project(name: &str) -> (NewProject, ProjectKeys) {
     let project = NewProject {
         code: uuid::Uuid::new_v4(),
         name: name.to_owned(),
-        api_key_hash: hash_api_key(&keys.api_key),
-        api_key_ro_hash: hash_api_key(&keys.api_key_ro),
+        api_key_hash: hash_secret(&keys.api_key),
+        api_key_ro_hash: hash_secret(&keys.api_key_ro),
         ping_key: Some(keys.ping_key.clone()),
         badge_key: uuid::Uuid::new_v4().to_string(),
     };
@@ -111,7 +106,7 @@ mod tests {
     #[test]
     fn project_stores_only_hashes() {
         let (project, keys) = new_project("Backups");
-        assert_eq!(project.api_key_hash, hash_api_key(&keys.api_key));
+        assert_eq!(project.api_key_hash, hash_secret(&keys.api_key));
         assert_ne!(project.api_key_hash, keys.api_key);
         assert_eq!(project.api_key_hash.len(), 64);
         assert_eq!(format!("{keys:?}"), "ProjectKeys(<redacted>)");

@@ -343,7 +343,7 @@ impl Dispatcher {
         }
         let token = keys::random_token();
         let mut updated = channel.clone();
-        updated.verify_token_hash = keys::hash_key(&token);
+        updated.verify_token_hash = keys::hash_secret(&token);
         self.store.update_channel(&updated).await?;
         let t = &self.transports;
         let url = format!(

@@ -12,7 +12,7 @@ use super::AppState;
 use crate::domain::check::DisplayStatus;
 use crate::error::AppError;
 use crate::http::api::json::unique_key;
-use crate::keys::{API_KEY_LEN, hash_api_key};
+use crate::keys::{API_KEY_LEN, hash_secret};
 use crate::store::KeyAccess;
 
 /// With the key in the path.
@@ -52,7 +52,7 @@ async fn render(state: &AppState, key: &str) -> Result<Response, AppError> {
         return Ok(StatusCode::BAD_REQUEST.into_response());
     }
     let Some((project, KeyAccess::ReadOnly)) =
-        state.store.project_by_key_hash(&hash_api_key(key)).await?
+        state.store.project_by_key_hash(&hash_secret(key)).await?
     else {
         return Ok(StatusCode::FORBIDDEN.into_response());
     };

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use crate::error::AppError;
-use crate::keys::hash_key;
+use crate::keys::hash_secret;
 
 /// `GET /integrations/<uuid>/verify/<token>/`: the link of an email channel's verification
 /// mail. Only the newest link mailed works, once.
@@ -22,7 +22,11 @@ pub async fn verify_email(
             "This verification link is not valid.",
         ));
     };
-    if state.store.verify_channel(code, &hash_key(&token)).await? {
+    if state
+        .store
+        .verify_channel(code, &hash_secret(&token))
+        .await?
+    {
         Ok(page(
             StatusCode::OK,
             "Email address verified",

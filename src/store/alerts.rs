@@ -738,17 +738,16 @@ macro_rules! alerts_engine {
                 let mut tx = self.begin_write().await?;
                 let mut writes = DeadlineWrites::default();
                 let mut valid = Vec::with_capacity(leases.len());
+                // Locks this holder's lease rows until commit, so none can be taken mid-write.
+                let current: Vec<(i32, i64)> = sqlx::query_as(concat!(
+                    "select shard, token from leases where holder = $1",
+                    $share_lock
+                ))
+                .bind(holder)
+                .fetch_all(&mut *tx)
+                .await?;
                 for lease in leases {
-                    // Locks the lease row until commit, so it cannot be taken mid-write.
-                    let current: Option<(i64,)> = sqlx::query_as(concat!(
-                        "select token from leases where shard = $1 and holder = $2",
-                        $share_lock
-                    ))
-                    .bind(lease.shard)
-                    .bind(holder)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if current == Some((lease.token,)) {
+                    if current.contains(&(lease.shard, lease.token)) {
                         valid.push(lease.shard);
                     } else {
                         writes.fenced.push(lease.shard);
@@ -812,7 +811,10 @@ macro_rules! alerts_engine {
                 now: DateTime<Utc>,
             ) -> Result<OutboxRecord, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let id = insert_notification(&mut tx, notification, now).await?;
+                let ids = insert_notifications(&mut tx, std::slice::from_ref(notification), now).await?;
+                let id = ids.first().copied().ok_or_else(|| {
+                    StoreError::Corrupt("an insert returned no id".to_owned())
+                })?;
                 tx.commit().await?;
                 self.outbox.notify_one();
                 self.notification(id).await?.ok_or_else(|| {
@@ -1052,32 +1054,7 @@ macro_rules! alerts_engine {
             }
         }
 
-        async fn insert_notification(
-            conn: &mut <$db as sqlx::Database>::Connection,
-            n: &NewNotification,
-            now: DateTime<Utc>,
-        ) -> Result<i64, StoreError> {
-            let (id,): (i64,) = sqlx::query_as(
-                "insert into outbox (code, project_id, check_id, channel_id, purpose, direction, \
-                 reason, changed_at, created, due_at) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
-            )
-            .bind(Uuid::new_v4())
-            .bind(n.project_id)
-            .bind(n.check_id)
-            .bind(n.channel_id)
-            .bind(n.purpose.as_str())
-            .bind(n.direction)
-            .bind(n.reason)
-            .bind(millis(n.changed_at))
-            .bind(millis(now))
-            .bind(millis(now))
-            .fetch_one(&mut *conn)
-            .await?;
-            Ok(id)
-        }
-
-        /// Records flips, a statement per chunk.
+        /// Records flips in one statement.
         async fn insert_flips(
             conn: &mut <$db as sqlx::Database>::Connection,
             flips: &[(i64, Flip)],
@@ -1159,14 +1136,14 @@ macro_rules! alerts_engine {
             Ok(queued)
         }
 
-        /// Inserts notifications, due at once, in one statement.
+        /// Inserts notifications, due at once, in one statement; returns their ids.
         async fn insert_notifications(
             conn: &mut <$db as sqlx::Database>::Connection,
             rows: &[NewNotification],
             now: DateTime<Utc>,
-        ) -> Result<(), StoreError> {
+        ) -> Result<Vec<i64>, StoreError> {
             if rows.is_empty() {
-                return Ok(());
+                return Ok(Vec::new());
             }
             let rows = rows_json(rows.iter().map(|n| {
                 serde_json::json!([
@@ -1181,19 +1158,19 @@ macro_rules! alerts_engine {
                     millis(now),
                 ])
             }));
-            sqlx::query(concat!(
+            let ids: Vec<(i64,)> = sqlx::query_as(concat!(
                 "insert into outbox (code, project_id, check_id, channel_id, purpose, \
                  direction, reason, changed_at, created, due_at) \
                  select ", $uuid_open, "value ->> 0", $uuid_close, ", \
                  cast(value ->> 1 as bigint), cast(value ->> 2 as bigint), \
                  cast(value ->> 3 as bigint), value ->> 4, value ->> 5, value ->> 6, \
                  cast(value ->> 7 as bigint), cast(value ->> 8 as bigint), \
-                 cast(value ->> 8 as bigint) from ", $rows
+                 cast(value ->> 8 as bigint) from ", $rows, " returning id"
             ))
             .bind(rows)
-            .execute(&mut *conn)
+            .fetch_all(&mut *conn)
             .await?;
-            Ok(())
+            Ok(ids.into_iter().map(|(id,)| id).collect())
         }
     };
 }

@@ -93,12 +93,14 @@ macro_rules! engine {
         }
 
         impl $store {
-            /// Wakes the dispatcher if the batch queued notifications.
-            fn signal(&self, written: batch::Written) -> batch::Written {
+            /// After a batch commits: wakes the dispatcher if it queued notifications, keeps
+            /// the checks as now stored for the next batch, and hands back the outcomes.
+            fn finish_batch(&self, written: batch::Written) -> Vec<PingOutcome> {
                 if written.queued > 0 {
                     self.outbox.notify_one();
                 }
-                written
+                self.ping_cache.put(written.checks);
+                written.outcomes
             }
 
             async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
@@ -162,17 +164,6 @@ macro_rules! engine {
                     "select ", check_columns!(), " from checks where code = $1"
                 ))
                 .bind(code)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(CheckRecord::try_from)
-                .transpose()
-            }
-
-            pub async fn check_by_id(&self, id: i64) -> Result<Option<CheckRecord>, StoreError> {
-                sqlx::query_as::<_, CheckRow>(concat!(
-                    "select ", check_columns!(), " from checks where id = $1"
-                ))
-                .bind(id)
                 .fetch_optional(&self.pool)
                 .await?
                 .map(CheckRecord::try_from)

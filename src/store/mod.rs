@@ -266,7 +266,6 @@ forward! {
     pub async fn prune_checks(&self, checks: &[(i64, i64)], keep: i64, flips_before: DateTime<Utc>) -> Result<u64, StoreError>;
     /// A check's ping by its number.
     pub async fn ping_by_n(&self, check_id: i64, n: i64) -> Result<Option<PingRecord>, StoreError>;
-    pub async fn check_by_id(&self, id: i64) -> Result<Option<CheckRecord>, StoreError>;
     pub async fn create_channel(&self, channel: &ChannelRecord) -> Result<ChannelRecord, StoreError>;
     /// Saves a channel's name, settings, verification and disabled flag.
     pub async fn update_channel(&self, channel: &ChannelRecord) -> Result<bool, StoreError>;

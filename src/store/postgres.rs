@@ -71,23 +71,18 @@ impl PostgresStore {
             // This path writes checks without the cache; drop copies it may make stale.
             self.ping_cache.clear();
             let written = self.record_pings_in_transaction(batch, now).await?;
-            return Ok(self.signal(written).outcomes);
+            return Ok(self.finish_batch(written));
         }
         let codes = batch::codes(batch);
         if let Some(copies) = self.ping_cache.get_all(&codes) {
             match self.write_in_one_statement(batch, copies, now).await {
-                Ok(written) => {
-                    let written = self.signal(written);
-                    self.ping_cache.put(written.checks);
-                    return Ok(written.outcomes);
-                }
+                Ok(written) => return Ok(self.finish_batch(written)),
                 // A copy was stale (or the write failed, and nothing was written).
                 Err(_) => self.ping_cache.clear(),
             }
         }
-        let written = self.signal(self.record_pings_in_transaction(batch, now).await?);
-        self.ping_cache.put(written.checks);
-        Ok(written.outcomes)
+        let written = self.record_pings_in_transaction(batch, now).await?;
+        Ok(self.finish_batch(written))
     }
 
     async fn write_in_one_statement(

@@ -201,17 +201,13 @@ impl SqliteStore {
             // This path writes checks without the cache; drop copies it may make stale.
             self.ping_cache.clear();
             let written = self.record_pings_in_transaction(batch, now).await?;
-            return Ok(self.signal(written).outcomes);
+            return Ok(self.finish_batch(written));
         }
         let codes = batch::codes(batch);
         let mut conn = self.writer.acquire().await?;
         if let Some(copies) = self.ping_cache.get_all(&codes) {
             match apply_and_write(&mut conn, batch, copies, now, true).await {
-                Ok(written) => {
-                    let written = self.signal(written);
-                    self.ping_cache.put(written.checks);
-                    return Ok(written.outcomes);
-                }
+                Ok(written) => return Ok(self.finish_batch(written)),
                 Err(_) => {
                     // A copy was stale (or the write failed): redo the batch from the rows.
                     rollback(&mut conn).await;
@@ -221,11 +217,7 @@ impl SqliteStore {
         }
         let result = read_and_write(&mut conn, batch, &codes, now).await;
         match result {
-            Ok(written) => {
-                let written = self.signal(written);
-                self.ping_cache.put(written.checks);
-                Ok(written.outcomes)
-            }
+            Ok(written) => Ok(self.finish_batch(written)),
             Err(err) => {
                 rollback(&mut conn).await;
                 Err(err)

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use overdue::domain::check::{Action, CheckKind, Status};
-use overdue::keys::{hash_api_key, new_project};
+use overdue::keys::{hash_secret, new_project};
 use overdue::store::{
     CheckRecord, KeyAccess, PingInput, PingOutcome, PingRejection, PingTarget, ProjectRecord, Store,
 };
@@ -68,18 +68,18 @@ contract_test!(projects_are_found_by_either_api_key_hash, |store| {
     assert_eq!(created.name, "Backups");
     assert_eq!(created.ping_key.as_deref(), Some(keys.ping_key.as_str()));
     let found = store
-        .project_by_key_hash(&hash_api_key(&keys.api_key))
+        .project_by_key_hash(&hash_secret(&keys.api_key))
         .await
         .expect("lookup");
     assert_eq!(found, Some((created.clone(), KeyAccess::ReadWrite)));
     let found = store
-        .project_by_key_hash(&hash_api_key(&keys.api_key_ro))
+        .project_by_key_hash(&hash_secret(&keys.api_key_ro))
         .await
         .expect("lookup");
     assert_eq!(found, Some((created, KeyAccess::ReadOnly)));
     assert_eq!(
         store
-            .project_by_key_hash(&hash_api_key("hcw_nope"))
+            .project_by_key_hash(&hash_secret("hcw_nope"))
             .await
             .expect("lookup"),
         None

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::json::iso;
-use super::{authorize_read_write, authorize_write, parse_body};
+use super::{authorize_read_write, authorize_write, owned, parse_body};
 use crate::alerts::email::EmailConfig;
 use crate::alerts::webhook::{self, WebhookConfig};
 use crate::error::AppError;
@@ -188,15 +188,8 @@ async fn owned_channel(
     code: &str,
 ) -> Result<ChannelRecord, AppError> {
     let code = Uuid::parse_str(code).map_err(|_| AppError::NotFound)?;
-    let channel = state
-        .store
-        .channel_by_code(code)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if channel.project_id != project.id {
-        return Err(AppError::Forbidden);
-    }
-    Ok(channel)
+    let channel = state.store.channel_by_code(code).await?;
+    owned(channel, |c| c.project_id, project.id)
 }
 
 /// `GET channels/<uuid>`.
@@ -258,7 +251,7 @@ pub async fn update_channel(
 }
 
 fn address(value: &str) -> Option<String> {
-    serde_json::from_str::<EmailConfig>(value)
+    EmailConfig::from_stored(value)
         .ok()
         .map(|c| c.value.to_lowercase())
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::json::{CheckJson, View, check_json, unique_key};
 use super::spec::Spec;
-use super::{Version, authorize_read, authorize_write, parse_body};
+use super::{Version, authorize_read, authorize_write, owned, parse_body};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::store::{CheckRecord, KeyAccess, ProjectRecord};
@@ -33,15 +33,8 @@ pub(super) async fn owned_check(
     code: &str,
 ) -> Result<CheckRecord, AppError> {
     let code = parse_code(code).ok_or(AppError::NotFound)?;
-    let check = state
-        .store
-        .check_by_code(code)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if check.project_id != project.id {
-        return Err(AppError::Forbidden);
-    }
-    Ok(check)
+    let check = state.store.check_by_code(code).await?;
+    owned(check, |c| c.project_id, project.id)
 }
 
 /// A check by UUID or, within the project, by `unique_key` (404 if none matches).

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::checks::{find_readable_check, owned_check};
 use super::json::iso;
-use super::{authorize_read, authorize_read_write, authorize_write, parse_body};
+use super::{authorize_read, authorize_read_write, authorize_write, owned, parse_body};
 use crate::domain::check::Status;
 use crate::error::AppError;
 use crate::http::AppState;
@@ -140,15 +140,8 @@ async fn owned_notification(
     code: &str,
 ) -> Result<OutboxRecord, AppError> {
     let code = Uuid::parse_str(code).map_err(|_| AppError::NotFound)?;
-    let n = state
-        .store
-        .notification_by_code(code)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if n.project_id != project_id {
-        return Err(AppError::Forbidden);
-    }
-    Ok(n)
+    let notification = state.store.notification_by_code(code).await?;
+    owned(notification, |n| n.project_id, project_id)
 }
 
 /// `GET notifications/<uuid>`.

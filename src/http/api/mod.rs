@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use super::AppState;
 use crate::error::AppError;
 use crate::http::badges::badge_urls;
-use crate::keys::{API_KEY_LEN, hash_api_key};
+use crate::keys::{API_KEY_LEN, hash_secret};
 use crate::store::{CheckRecord, KeyAccess, ProjectRecord};
 
 /// The API version of the request's path.
@@ -245,7 +245,7 @@ async fn project_for_key(
     if key.chars().count() != API_KEY_LEN {
         return Err(AppError::Unauthorized("missing api key"));
     }
-    Ok(state.store.project_by_key_hash(&hash_api_key(key)).await?)
+    Ok(state.store.project_by_key_hash(&hash_secret(key)).await?)
 }
 
 /// The project of a read-write key, from `X-Api-Key` or else the body's `api_key`.
@@ -289,4 +289,18 @@ pub async fn authorize_read_write(
         (project, KeyAccess::ReadWrite) => Ok(project),
         (_, KeyAccess::ReadOnly) => Err(AppError::Unauthorized("wrong api key")),
     }
+}
+
+/// A record of the caller's project, as healthchecks.io answers lookups by UUID: 404 if it
+/// does not exist, 403 if it belongs to another project.
+pub fn owned<T>(
+    found: Option<T>,
+    owner: impl Fn(&T) -> i64,
+    project_id: i64,
+) -> Result<T, AppError> {
+    let found = found.ok_or(AppError::NotFound)?;
+    if owner(&found) != project_id {
+        return Err(AppError::Forbidden);
+    }
+    Ok(found)
 }
