@@ -237,6 +237,7 @@ async fn main() {
             .env("DATABASE_URL", &url)
             .env("OVERDUE_LISTEN", format!("127.0.0.1:{}", free_port()))
             .env("OVERDUE_WEBHOOK_ALLOW_PRIVATE", "true")
+            .env("OVERDUE_RATE_LIMITS", "off")
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),

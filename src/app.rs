@@ -69,10 +69,16 @@ impl App {
             let pruner = Pruner::new(store.clone(), Arc::clone(&clock), config.ping_log_limit);
             tracker.spawn(pruner.run(cancel.clone()));
         }
+        let config = Arc::new(config);
+        let limits = http::Limits::new(&config);
+        if background {
+            tracker.spawn(forget_idle_callers(limits.clone(), cancel.clone()));
+        }
         let state = AppState {
             store,
             clock,
-            config: Arc::new(config),
+            limits,
+            config,
             ingest,
             site_root,
             secret,
@@ -113,6 +119,17 @@ impl App {
         tracker.wait().await;
         store.close().await;
         Ok(())
+    }
+}
+
+/// Every minute, drops the rate-limit buckets of callers that have gone quiet.
+async fn forget_idle_callers(limits: http::Limits, cancel: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = every.tick() => limits.retain_recent(),
+            () = cancel.cancelled() => return,
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -175,6 +176,82 @@ pub struct Config {
         global = true
     )]
     pub trusted_proxies: Vec<TrustedNet>,
+
+    /// `off` turns every rate limit off (benchmarks, trusted networks).
+    #[arg(
+        long,
+        env = "OVERDUE_RATE_LIMITS",
+        default_value = "on",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub rate_limits: bool,
+
+    /// Management API requests per API key (`N/s`, `N/min`, `N/hour` or `off`).
+    #[arg(
+        long,
+        env = "OVERDUE_RATE_LIMIT_API",
+        default_value = "100/min",
+        global = true
+    )]
+    pub rate_limit_api: Rate,
+
+    /// Pings per source address.
+    #[arg(
+        long,
+        env = "OVERDUE_RATE_LIMIT_PING_SOURCE",
+        default_value = "6000/min",
+        global = true
+    )]
+    pub rate_limit_ping_source: Rate,
+
+    /// Pings per check (per UUID, or per ping key and slug).
+    #[arg(
+        long,
+        env = "OVERDUE_RATE_LIMIT_PING_CHECK",
+        default_value = "60/min",
+        global = true
+    )]
+    pub rate_limit_ping_check: Rate,
+}
+
+/// A rate limit: up to `count` requests at once, refilled evenly over `per`; `off` is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate(Option<(u32, Duration)>);
+
+impl Rate {
+    pub const OFF: Rate = Rate(None);
+
+    /// The burst size and the time one request's allowance takes to come back.
+    pub fn quota(self) -> Option<(u32, Duration)> {
+        self.0.map(|(count, per)| (count, per / count))
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim() == "off" {
+            return Ok(Rate(None));
+        }
+        let bad = || format!("expected N/s, N/min, N/hour or off, not {s:?}");
+        let (count, unit) = s.split_once('/').ok_or_else(bad)?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(bad)?;
+        let seconds = match unit.trim() {
+            "s" | "sec" | "second" => 1,
+            "m" | "min" | "minute" => 60,
+            "h" | "hour" => 3600,
+            _ => return Err(bad()),
+        };
+        Ok(Rate(Some((count, Duration::from_secs(seconds)))))
+    }
 }
 
 /// Parses settings alone, as `overdue [FLAGS]` would.
@@ -234,6 +311,18 @@ mod tests {
         assert!(all.contains("203.0.113.9".parse().expect("ip")));
         assert!("10.0.0.0/33".parse::<TrustedNet>().is_err());
         assert!("proxy.local".parse::<TrustedNet>().is_err());
+    }
+
+    #[test]
+    fn rates_parse_into_burst_and_refill_interval() {
+        let rate: Rate = "100/min".parse().expect("valid");
+        assert_eq!(rate.quota(), Some((100, Duration::from_millis(600))));
+        let rate: Rate = "20/hour".parse().expect("valid");
+        assert_eq!(rate.quota(), Some((20, Duration::from_secs(180))));
+        assert_eq!("off".parse::<Rate>().expect("valid").quota(), None);
+        for bad in ["0/min", "100", "100/day", "x/s", "-1/s"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
     }
 
     #[test]

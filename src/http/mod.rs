@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod badges;
+mod limits;
 mod ping;
 mod prometheus;
 mod site;
@@ -21,6 +22,7 @@ use crate::config::Config;
 use crate::error::ErrorDetail;
 use crate::ingest::Ingest;
 use crate::store::Store;
+pub use limits::Limits;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -33,13 +35,18 @@ pub struct AppState {
     pub site_root: Arc<str>,
     /// The site's secret (badge signatures), shared by every process through the database.
     pub secret: Arc<str>,
+    /// The rate limiters, shared by every route.
+    pub limits: Limits,
 }
 
 /// All routes.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new()
+    let pings = Router::new()
         .route("/ping/{*rest}", any(ping::ping))
-        .route("/ping/", any(ping::ping))
+        .route("/ping/", any(ping::ping));
+    let mut router = state
+        .limits
+        .pings(pings)
         .route(
             "/integrations/{code}/verify/{token}/",
             get(site::verify_email),
@@ -61,7 +68,7 @@ pub fn router(state: AppState) -> Router {
             get(prometheus::metrics_with_header),
         );
     for version in 1..=3 {
-        router = router.merge(api::routes(version));
+        router = router.merge(api::routes(version, &state.limits));
     }
     router
         .layer(middleware::from_fn(log_server_errors))

@@ -124,18 +124,30 @@ fn client(state: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> (Optio
             .and_then(|v| v.to_str().ok())
             .filter(|_| trusted)
     };
-    let forwarded = header("x-forwarded-for")
-        .and_then(|list| list.split(',').next())
-        .map(str::trim)
-        .filter(|addr| !addr.is_empty())
-        .map(|addr| {
-            // healthchecks.io: "a.b.c.d:port" (Azure) loses its port.
-            addr.parse::<SocketAddrV4>()
-                .map_or_else(|_| addr.to_owned(), |with_port| with_port.ip().to_string())
-        });
+    let forwarded = forwarded_for(headers).filter(|_| trusted);
     let remote_addr = forwarded.or_else(|| peer.map(|ip| ip.to_canonical().to_string()));
     let scheme = header("x-forwarded-proto").unwrap_or("http").to_owned();
     (remote_addr, scheme)
+}
+
+/// The first address of `X-Forwarded-For`, as healthchecks.io reads it: "a.b.c.d:port"
+/// (Azure) loses its port. Believe it only from a trusted proxy.
+pub(super) fn forwarded_for(headers: &HeaderMap) -> Option<String> {
+    let first = headers
+        .get("x-forwarded-for")?
+        .to_str()
+        .ok()?
+        .split(',')
+        .next()?
+        .trim();
+    if first.is_empty() {
+        return None;
+    }
+    Some(
+        first
+            .parse::<SocketAddrV4>()
+            .map_or_else(|_| first.to_owned(), |with_port| with_port.ip().to_string()),
+    )
 }
 
 /// Reads at most `limit` bytes of the body; the rest is never buffered.

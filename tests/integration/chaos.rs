@@ -34,6 +34,7 @@ impl Server {
             .env("OVERDUE_LEASE_TTL", LEASE_TTL.to_string())
             .env("OVERDUE_MIN_TIMEOUT", "1")
             .env("OVERDUE_WEBHOOK_ALLOW_PRIVATE", "true")
+            .env("OVERDUE_RATE_LIMITS", "off")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)

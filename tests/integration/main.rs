@@ -11,6 +11,7 @@ mod email;
 mod lifecycle_api;
 mod ping_api;
 mod prometheus;
+mod rate_limits;
 mod retention;
 mod schedule_oracle;
 mod store;

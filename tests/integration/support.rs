@@ -268,6 +268,10 @@ impl TestApp {
 
     async fn on(db: TestDb, flags: &[&str]) -> TestApp {
         let mut args = vec!["--database-url", db.url.as_str(), "--site-root", SITE_ROOT];
+        // Tests send many requests from one address; the rate-limit tests turn limits on.
+        if !flags.contains(&"--rate-limits") {
+            args.extend(["--rate-limits", "off"]);
+        }
         args.extend_from_slice(flags);
         let config = Config::from_flags(args).expect("test flags");
         let clock = Arc::new(FakeClock::new(at(START)));

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Map, Value};
 
-use super::AppState;
+use super::{AppState, Limits};
 use crate::error::AppError;
 use crate::http::badges::badge_urls;
 use crate::keys::{API_KEY_LEN, hash_secret};
@@ -28,13 +28,13 @@ use crate::store::{CheckRecord, KeyAccess, ProjectRecord};
 pub struct Version(pub u8);
 
 /// The routes of one API version.
-pub fn routes(version: u8) -> Router<AppState> {
+pub fn routes(version: u8, limits: &Limits) -> Router<AppState> {
     let prefix = format!("/api/v{version}");
     let with_version = move |mut request: Request, next: Next| async move {
         request.extensions_mut().insert(Version(version));
         next.run(request).await
     };
-    Router::new()
+    let limited = Router::new()
         .route(
             &format!("{prefix}/checks/"),
             get(checks::list_checks)
@@ -105,9 +105,14 @@ pub fn routes(version: u8) -> Router<AppState> {
         .route(
             &format!("{prefix}/badges/"),
             get(list_badges).options(preflight),
-        )
+        );
+    // Health checks and the ops endpoint are not counted against anyone.
+    let open = Router::new()
         .route(&format!("{prefix}/status/"), any(status))
-        .route(&format!("{prefix}/metrics/"), any(ops_metrics))
+        .route(&format!("{prefix}/metrics/"), any(ops_metrics));
+    limits
+        .api(limited)
+        .merge(open)
         .layer(middleware::from_fn(cors))
         .layer(middleware::from_fn(with_version))
 }
