@@ -25,8 +25,12 @@ pub enum AppError {
     /// 403 with an empty body, as healthchecks.io (another project's check, check limit).
     #[error("forbidden")]
     Forbidden,
+    /// 404 with Django's page, as healthchecks.io answers an unknown UUID.
     #[error("not found")]
     NotFound,
+    /// 404 with an empty body: no check of the project has the `unique_key` asked for.
+    #[error("no match")]
+    NoMatch,
     /// 409 with a plain-text message (`check is not paused`).
     #[error("conflict: {0}")]
     Conflict(&'static str),
@@ -43,7 +47,8 @@ impl IntoResponse for AppError {
             AppError::BadRequest(message) => json(StatusCode::BAD_REQUEST, &message),
             AppError::Unauthorized(message) => json(StatusCode::UNAUTHORIZED, message),
             AppError::Forbidden => StatusCode::FORBIDDEN.into_response(),
-            AppError::NotFound => json(StatusCode::NOT_FOUND, "not found"),
+            AppError::NotFound => not_found(),
+            AppError::NoMatch => StatusCode::NOT_FOUND.into_response(),
             // healthchecks.io answers these with Django's default, text/html.
             AppError::Conflict(message) => (
                 StatusCode::CONFLICT,
@@ -60,4 +65,16 @@ impl IntoResponse for AppError {
             }
         }
     }
+}
+
+/// Django's default 404 page, which healthchecks.io answers unknown objects and paths with.
+pub fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n\
+         <body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n\
+         </body>\n</html>\n",
+    )
+        .into_response()
 }

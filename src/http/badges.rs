@@ -60,14 +60,10 @@ fn render(label: &str, tally: Tally, with_late: bool, format: Format) -> Respons
         .into_response(),
     };
     let headers = response.headers_mut();
-    // Badges must always be fresh (Django's `never_cache`), and may be read cross-site.
+    // Badges must always be fresh (Django's `never_cache`); CORS is added by the router.
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("max-age=0, no-cache, no-store, must-revalidate, private"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
     );
     response
 }

@@ -52,9 +52,6 @@ pub fn router(state: AppState) -> Router {
             get(site::verify_email),
         )
         .route("/metrics", get(site::metrics))
-        .route("/badge/{key}/{sig}/{file}", get(badges::tag_badge))
-        .route("/badge/{key}/{file}", get(badges::all_badge))
-        .route("/b/{states}/{file}", get(badges::check_badge))
         .route(
             "/projects/{code}/metrics/{key}",
             get(prometheus::metrics_with_key),
@@ -67,10 +64,18 @@ pub fn router(state: AppState) -> Router {
             "/projects/{code}/metrics/",
             get(prometheus::metrics_with_header),
         );
+    let badges = Router::new()
+        .route("/badge/{key}/{sig}/{file}", get(badges::tag_badge))
+        .route("/badge/{key}/{file}", get(badges::all_badge))
+        .route("/b/{states}/{file}", get(badges::check_badge))
+        .layer(middleware::from_fn(api::cors));
+    router = router.merge(badges);
     for version in 1..=3 {
         router = router.merge(api::routes(version, &state.limits));
     }
     router
+        .fallback(|| async { crate::error::not_found() })
+        .layer(middleware::from_fn(api::known_paths))
         .layer(middleware::from_fn(log_server_errors))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::new())

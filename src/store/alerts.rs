@@ -993,6 +993,28 @@ macro_rules! alerts_engine {
                 Ok(written)
             }
 
+            /// Records a failure reported after delivery, on the notification and its channel.
+            pub async fn report_delivery_error(
+                &self,
+                id: i64,
+                channel_id: i64,
+                error: &str,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("update outbox set last_error = $1 where id = $2")
+                    .bind(error)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("update channels set last_error = $1 where id = $2")
+                    .bind(error)
+                    .bind(channel_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             /// Puts a delivered or dead-lettered notification back in the queue, due now.
             pub async fn resend(&self, id: i64, now: i64) -> Result<bool, StoreError> {
                 let done = sqlx::query(
@@ -1029,7 +1051,8 @@ macro_rules! alerts_engine {
             pub async fn backlog(&self) -> Result<(Option<i64>, Option<i64>, i64), StoreError> {
                 Ok(sqlx::query_as(
                     "select (select max(id) from pings), (select max(id) from outbox), \
-                     (select count(*) from outbox where state = 'pending' and purpose = 'flip')",
+                     (select count(*) from (select distinct check_id, changed_at from outbox \
+                      where state = 'pending' and purpose = 'flip') as f)",
                 )
                 .fetch_one(&self.pool)
                 .await?)

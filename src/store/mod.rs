@@ -324,6 +324,8 @@ forward! {
     pub async fn project_name(&self, project_id: i64) -> Result<Option<String>, StoreError>;
     /// The check's last ping at or before `at` (epoch ms).
     pub async fn last_ping_before(&self, check_id: i64, at: i64) -> Result<Option<PingRecord>, StoreError>;
+    /// Records a failure reported after delivery, on the notification and its channel.
+    pub async fn report_delivery_error(&self, id: i64, channel_id: i64, error: &str) -> Result<(), StoreError>;
     /// Queues a finished notification again.
     pub async fn resend(&self, id: i64, now: i64) -> Result<bool, StoreError>;
     pub async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;

@@ -159,3 +159,30 @@ app_test!(a_check_badge_follows_its_check, |app| {
         );
     }
 });
+
+app_test!(badges_answer_cors_preflights_and_only_get, |app| {
+    let check = app
+        .create_check(&json!({"name": "a", "tags": "prod"}))
+        .await;
+    let badge = path(&app.api_check(3, &check).await["badge_url"]);
+    let tag = path(&badges(app).await["prod"]["svg"]);
+    for uri in [&badge, &tag] {
+        let response = app.request("OPTIONS", uri).await;
+        assert_eq!(response.status, StatusCode::NO_CONTENT, "{uri}");
+        assert_eq!(
+            response.header("access-control-allow-methods"),
+            Some("GET, OPTIONS")
+        );
+        assert_eq!(response.header("access-control-allow-origin"), Some("*"));
+        let response = app.request("POST", uri).await;
+        assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED, "{uri}");
+        let response = app.request("GET", uri).await;
+        assert_eq!(response.status, StatusCode::OK, "{uri}");
+        assert_eq!(response.header("access-control-max-age"), Some("600"));
+    }
+    // A wrong signature is a 404, with CORS headers still.
+    let forged = tag.replace("/prod.svg", "/dev.svg");
+    let response = app.request("GET", &forged).await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+    assert_eq!(response.header("access-control-allow-origin"), Some("*"));
+});

@@ -3,6 +3,7 @@
 mod support;
 
 mod alerts;
+mod api_paths;
 mod badges;
 mod channels_api;
 mod chaos;

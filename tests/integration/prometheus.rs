@@ -143,7 +143,9 @@ app_test!(
             empty.json(),
             json!({"ts": at(START).timestamp(), "max_ping_id": 0, "max_notification_id": 0, "num_unprocessed_flips": 0})
         );
+        // One status change notifies two channels: one unprocessed flip.
         app.create_webhook("https://example.org/hook").await;
+        app.create_webhook("https://example.org/other").await;
         let check = app.create_check(&json!({"channels": "*"})).await;
         app.request("GET", &format!("/ping/{}/fail", check.code))
             .await;

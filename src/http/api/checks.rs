@@ -11,6 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::json::{CheckJson, View, check_json, unique_key};
+use super::paths::is_unique_key;
 use super::spec::Spec;
 use super::{Version, authorize_read, authorize_write, owned, parse_body};
 use crate::error::AppError;
@@ -50,7 +51,7 @@ pub(super) async fn find_readable_check(
             .await?
             .into_iter()
             .find(|c| unique_key(c) == key)
-            .ok_or(AppError::NotFound);
+            .ok_or(AppError::NoMatch);
     }
     owned_check(state, project, key).await
 }
@@ -60,11 +61,6 @@ fn parse_code(s: &str) -> Option<Uuid> {
     Uuid::parse_str(s)
         .ok()
         .filter(|code| code.hyphenated().to_string() == s)
-}
-
-/// `unique_key` path segments: 40 characters of `[A-z0-9]`.
-fn is_unique_key(s: &str) -> bool {
-    s.len() == 40 && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn spec(state: &AppState, body: Option<&serde_json::Map<String, Value>>) -> Result<Spec, AppError> {
@@ -216,13 +212,18 @@ pub async fn create_check(
     let body = parse_body(&body)?;
     let project = authorize_write(&state, &headers, body.as_ref()).await?;
     let spec = spec(&state, body.as_ref())?;
-    let channels = resolve_channels(&state, &project, &spec).await?;
     let view = view(&state, version, KeyAccess::ReadWrite);
 
+    // As healthchecks.io: the `unique` lookup, then the check limit, then the channels.
     let existing = state.store.checks_in_project(project.id).await?;
     let matching = existing
         .iter()
         .find(|check| spec.matches_unique(check) == Some(true));
+    let at_limit = i64::try_from(existing.len()).unwrap_or(i64::MAX) >= project.check_limit;
+    if matching.is_none() && at_limit {
+        return Err(AppError::Forbidden);
+    }
+    let channels = resolve_channels(&state, &project, &spec).await?;
     if let Some(check) = matching {
         let updated = state
             .store
@@ -232,9 +233,6 @@ pub async fn create_check(
         save_channels(&state, &updated, channels).await?;
         let codes = channels_of(&state, &updated).await?;
         return Ok((StatusCode::OK, Json(check_json(&updated, &codes, view))).into_response());
-    }
-    if i64::try_from(existing.len()).unwrap_or(i64::MAX) >= project.check_limit {
-        return Err(AppError::Forbidden);
     }
     let mut check = CheckRecord::new(project.id, view.now);
     spec.apply(&mut check, version.0);
@@ -258,20 +256,12 @@ pub async fn get_check(
 ) -> Result<Response, AppError> {
     let (project, access) = authorize_read(&state, &headers).await?;
     let view = view(&state, version, access);
-    if is_unique_key(&key) {
-        let checks = state.store.checks_in_project(project.id).await?;
-        let check = checks
-            .iter()
-            .find(|c| unique_key(c) == key)
-            .ok_or(AppError::NotFound)?;
-        let codes = match access {
-            KeyAccess::ReadWrite => channels_of(&state, check).await?,
-            KeyAccess::ReadOnly => String::new(),
-        };
-        return Ok(Json(check_json(check, &codes, view)).into_response());
-    }
-    let check = owned_check(&state, &project, &key).await?;
-    let codes = channels_of(&state, &check).await?;
+    let check = find_readable_check(&state, &project, &key).await?;
+    // Read-only answers do not show channels.
+    let codes = match access {
+        KeyAccess::ReadWrite => channels_of(&state, &check).await?,
+        KeyAccess::ReadOnly => String::new(),
+    };
     Ok(Json(check_json(&check, &codes, view)).into_response())
 }
 

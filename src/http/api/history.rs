@@ -70,7 +70,8 @@ pub async fn list_flips(
             let t = f.created.timestamp();
             filter.start.is_none_or(|start| t >= start)
                 && filter.end.is_none_or(|end| t < end)
-                && filter.seconds.is_none_or(|s| t >= now - s)
+                // healthchecks.io tests `seconds` for truth: 0 filters nothing.
+                && filter.seconds.is_none_or(|s| s == 0 || t >= now - s)
         })
         .map(
             |f| json!({ "timestamp": iso(f.created), "up": i32::from(f.new_status == Status::Up) }),
@@ -172,6 +173,46 @@ pub async fn resend_notification(
     }
     let n = owned_notification(&state, project.id, &code).await?;
     Ok(Json(notification_json(&state, &n).await?).into_response())
+}
+
+/// `POST notifications/<uuid>/status` (§5.4): a provider reports, after the fact, that a
+/// delivery failed. Always 200, so the provider does not retry; notifications older than an
+/// hour are left alone. Twilio's `MessageStatus` and `CallStatus` are understood too.
+pub async fn delivery_status(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, AppError> {
+    let Ok(code) = Uuid::parse_str(&code) else {
+        return Ok(StatusCode::OK);
+    };
+    let Some(notification) = state.store.notification_by_code(code).await? else {
+        return Ok(StatusCode::OK);
+    };
+    if notification.created <= state.clock.now() - chrono::Duration::hours(1) {
+        return Ok(StatusCode::OK);
+    }
+    let field = |name: &str| {
+        form_urlencoded::parse(&body)
+            .filter(|(key, _)| key == name)
+            .last()
+            .map(|(_, value)| value.into_owned())
+            .filter(|value| !value.is_empty())
+    };
+    let mut error = field("error").map(|e| e.chars().take(200).collect::<String>());
+    if let Some(status) = field("MessageStatus").filter(|s| s == "failed" || s == "undelivered") {
+        error = Some(format!("Delivery failed (status={status})."));
+    }
+    if field("CallStatus").as_deref() == Some("failed") {
+        error = Some("Delivery failed (status=failed).".to_owned());
+    }
+    if let Some(error) = error {
+        state
+            .store
+            .report_delivery_error(notification.id, notification.channel_id, &error)
+            .await?;
+    }
+    Ok(StatusCode::OK)
 }
 
 #[cfg(test)]

@@ -5,15 +5,17 @@ mod channels;
 mod checks;
 mod history;
 pub mod json;
+mod paths;
+pub use paths::known_paths;
 mod pings;
 pub mod spec;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Map, Value};
 
@@ -37,79 +39,70 @@ pub fn routes(version: u8, limits: &Limits) -> Router<AppState> {
     let limited = Router::new()
         .route(
             &format!("{prefix}/checks/"),
-            get(checks::list_checks)
-                .post(checks::create_check)
-                .options(preflight),
-        )
-        // Django's APPEND_SLASH redirects a GET without the slash.
-        .route(
-            &format!("{prefix}/checks"),
-            get(move || async move { Redirect::permanent(&format!("/api/v{version}/checks/")) }),
+            get(checks::list_checks).post(checks::create_check),
         )
         .route(
             &format!("{prefix}/checks/{{key}}"),
             get(checks::get_check)
                 .post(checks::update_check)
-                .delete(checks::delete_check)
-                .options(preflight),
+                .delete(checks::delete_check),
         )
         .route(
             &format!("{prefix}/checks/{{key}}/pause"),
-            post(pings::pause).options(preflight),
+            post(pings::pause),
         )
         .route(
             &format!("{prefix}/checks/{{key}}/resume"),
-            post(pings::resume).options(preflight),
+            post(pings::resume),
         )
         .route(
             &format!("{prefix}/checks/{{key}}/pings/"),
-            get(pings::list_pings).options(preflight),
+            get(pings::list_pings),
         )
         .route(
             &format!("{prefix}/checks/{{key}}/pings/{{n}}/body"),
-            get(pings::ping_body).options(preflight),
+            get(pings::ping_body),
         )
         .route(
             &format!("{prefix}/checks/{{key}}/flips/"),
-            get(history::list_flips).options(preflight),
+            get(history::list_flips),
         )
         .route(
             &format!("{prefix}/checks/{{key}}/notifications/"),
-            get(history::list_notifications).options(preflight),
+            get(history::list_notifications),
         )
         .route(
             &format!("{prefix}/channels/"),
-            get(channels::list_channels)
-                .post(channels::create_channel)
-                .options(preflight),
+            get(channels::list_channels).post(channels::create_channel),
         )
         .route(
             &format!("{prefix}/channels/{{code}}"),
             get(channels::get_channel)
                 .post(channels::update_channel)
-                .delete(channels::delete_channel)
-                .options(preflight),
+                .delete(channels::delete_channel),
         )
         .route(
             &format!("{prefix}/channels/{{code}}/test"),
-            post(channels::test_channel).options(preflight),
+            post(channels::test_channel),
         )
         .route(
             &format!("{prefix}/notifications/{{code}}"),
-            get(history::get_notification).options(preflight),
+            get(history::get_notification),
         )
         .route(
             &format!("{prefix}/notifications/{{code}}/resend"),
-            post(history::resend_notification).options(preflight),
+            post(history::resend_notification),
         )
-        .route(
-            &format!("{prefix}/badges/"),
-            get(list_badges).options(preflight),
-        );
-    // Health checks and the ops endpoint are not counted against anyone.
+        .route(&format!("{prefix}/badges/"), get(list_badges));
+    // Health checks, the ops endpoint and delivery reports are not counted against anyone.
     let open = Router::new()
         .route(&format!("{prefix}/status/"), any(status))
-        .route(&format!("{prefix}/metrics/"), any(ops_metrics));
+        .route(&format!("{prefix}/metrics/"), any(ops_metrics))
+        .route(
+            &format!("{prefix}/notifications/{{code}}/status"),
+            post(history::delivery_status),
+        )
+        .route(&format!("{prefix}/bounces/"), post(bounces));
     limits
         .api(limited)
         .merge(open)
@@ -117,38 +110,21 @@ pub fn routes(version: u8, limits: &Limits) -> Router<AppState> {
         .layer(middleware::from_fn(with_version))
 }
 
-/// Answers a CORS preflight: no authentication needed.
-async fn preflight() -> StatusCode {
-    StatusCode::NO_CONTENT
-}
-
-/// The methods each endpoint takes, as healthchecks.io's `cors` decorator lists them.
-fn allowed_methods(path: &str) -> &'static str {
-    if path.ends_with("/badges/") {
-        "GET, OPTIONS"
-    } else if path.ends_with("/checks/") || path.ends_with("/channels/") {
-        "GET, POST, OPTIONS"
-    } else if path.ends_with("/flips/")
-        || path.ends_with("/notifications/")
-        || path.ends_with("/pings/")
-        || path.ends_with("/body")
-    {
-        "GET, OPTIONS"
-    } else if path.ends_with("/test")
-        || path.ends_with("/resend")
-        || path.ends_with("/pause")
-        || path.ends_with("/resume")
-    {
-        "POST, OPTIONS"
+/// healthchecks.io's `cors` decorator: OPTIONS is answered 204 without authentication, a
+/// method the endpoint does not list is 405, and every answer (errors included) carries
+/// the CORS headers.
+pub async fn cors(request: Request, next: Next) -> Response {
+    let Some(methods) = paths::cors_methods(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let method = request.method().clone();
+    let mut response = if method == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else if methods.split(", ").any(|m| m == method.as_str()) {
+        next.run(request).await
     } else {
-        "POST, DELETE, GET, OPTIONS"
-    }
-}
-
-/// Adds healthchecks.io's CORS headers to every API answer, errors included.
-async fn cors(request: Request, next: Next) -> Response {
-    let methods = allowed_methods(request.uri().path());
-    let mut response = next.run(request).await;
+        StatusCode::METHOD_NOT_ALLOWED.into_response()
+    };
     let headers = response.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -187,6 +163,12 @@ async fn list_badges(
     Ok(axum::Json(serde_json::json!({ "badges": badges })).into_response())
 }
 
+/// `POST /api/vN/bounces/` (§5.4): healthchecks.io takes bounces for its signed
+/// return addresses; Overdue's alert email has none, so no bounce carries a valid signature.
+async fn bounces() -> &'static str {
+    "OK (bad signature)"
+}
+
 /// `GET /api/vN/status/`: `OK` after a database round trip.
 async fn status(State(state): State<AppState>) -> Response {
     match state.store.health().await {
@@ -197,7 +179,7 @@ async fn status(State(state): State<AppState>) -> Response {
 
 /// `GET /api/vN/metrics/` (§8.4): for watching Overdue itself, with `X-Metrics-Key`
 /// equal to `OVERDUE_METRICS_KEY`; 403 when that is unset or the key differs.
-/// `num_unprocessed_flips` counts status-change notifications not yet delivered.
+/// `num_unprocessed_flips` counts status changes with notifications not yet delivered.
 async fn ops_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let given = headers.get("x-metrics-key").map(HeaderValue::as_bytes);
     let expected = state
