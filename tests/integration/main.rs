@@ -6,6 +6,7 @@ mod alerts;
 mod badges;
 mod channels_api;
 mod chaos;
+mod checks_api;
 mod cli;
 mod email;
 mod lifecycle_api;
