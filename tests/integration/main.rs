@@ -7,6 +7,7 @@ mod api_paths;
 mod badges;
 mod channels_api;
 mod chaos;
+mod checks_api;
 mod cli;
 mod email;
 mod lifecycle_api;

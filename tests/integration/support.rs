@@ -296,6 +296,17 @@ impl TestApp {
         }
     }
 
+    /// A second project with keys of its own, for isolation tests.
+    pub async fn other_project(&self) -> (ProjectRecord, ProjectKeys) {
+        let (new, keys) = new_project("Other project");
+        let project = self
+            .store
+            .create_project(&new, self.now())
+            .await
+            .expect("create project");
+        (project, keys)
+    }
+
     /// The fake clock's time.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
