@@ -46,9 +46,9 @@ impl IntoResponse for AppError {
         match self {
             AppError::BadRequest(message) => json(StatusCode::BAD_REQUEST, &message),
             AppError::Unauthorized(message) => json(StatusCode::UNAUTHORIZED, message),
-            AppError::Forbidden => StatusCode::FORBIDDEN.into_response(),
+            AppError::Forbidden => empty(StatusCode::FORBIDDEN),
             AppError::NotFound => not_found(),
-            AppError::NoMatch => StatusCode::NOT_FOUND.into_response(),
+            AppError::NoMatch => empty(StatusCode::NOT_FOUND),
             // healthchecks.io answers these with Django's default, text/html.
             AppError::Conflict(message) => (
                 StatusCode::CONFLICT,
@@ -77,4 +77,9 @@ pub fn not_found() -> Response {
          </body>\n</html>\n",
     )
         .into_response()
+}
+
+/// An answer without a body, typed as Django types it (`HttpResponseForbidden()` and the like).
+pub fn empty(status: StatusCode) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")]).into_response()
 }

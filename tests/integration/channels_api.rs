@@ -149,6 +149,13 @@ app_test!(checks_name_their_channels_by_uuid_or_name, |app| {
         .create_channel(&json!({"name": "second", "kind": "webhook", "webhook": {"url_down": "https://example.org/b"}}))
         .await;
     let (a_id, b_id) = (a["id"].as_str().expect("id"), b["id"].as_str().expect("id"));
+    // healthchecks.io lists a check's channels sorted.
+    let sorted = |ids: &[&str]| {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.join(",")
+    };
+    let both = sorted(&[a_id, b_id]);
     let check = app.create_check(&json!({"name": "c"})).await;
     let uri = format!("/api/v3/checks/{}", check.code);
     let set = |channels: &str| json!({"channels": channels});
@@ -157,14 +164,14 @@ app_test!(checks_name_their_channels_by_uuid_or_name, |app| {
         .api("POST", &uri, Some(&set(&format!("second,{a_id},second"))))
         .await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-    assert_eq!(response.json()["channels"], format!("{a_id},{b_id}"));
+    assert_eq!(response.json()["channels"], both);
     let response = app.api("POST", &uri, Some(&set(""))).await;
     assert_eq!(response.json()["channels"], "");
     let response = app.api("POST", &uri, Some(&set("*"))).await;
-    assert_eq!(response.json()["channels"], format!("{a_id},{b_id}"));
+    assert_eq!(response.json()["channels"], both);
     // Absent: unchanged.
     let response = app.api("POST", &uri, Some(&json!({"name": "d"}))).await;
-    assert_eq!(response.json()["channels"], format!("{a_id},{b_id}"));
+    assert_eq!(response.json()["channels"], both);
 
     assert_error(
         &app.api("POST", &uri, Some(&set("nope"))).await,
@@ -178,7 +185,7 @@ app_test!(checks_name_their_channels_by_uuid_or_name, |app| {
     );
     // A new channel notifies every existing check, as on healthchecks.io.
     let c = app.create_channel(&json!({"name": "second", "kind": "webhook", "webhook": {"url_down": "https://example.org/c"}})).await;
-    let all = format!("{a_id},{b_id},{}", c["id"].as_str().expect("id"));
+    let all = sorted(&[a_id, b_id, c["id"].as_str().expect("id")]);
     assert_eq!(app.api("GET", &uri, None).await.json()["channels"], all);
     let refused = app
         .api(

@@ -454,6 +454,34 @@ app_test!(create_refuses_invalid_json, |app| {
     assert!(app.checks().await.is_empty());
 });
 
+app_test!(strings_with_nul_are_refused_on_both_engines, |app| {
+    let check = app.create_check(&json!({ "name": "kept" })).await;
+    for (uri, body) in [
+        ("/api/v3/checks/".to_owned(), r#"{"name": "a\u0000b"}"#),
+        (
+            format!("/api/v3/checks/{}", check.code),
+            r#"{"tags": "x", "desc": "\u0000"}"#,
+        ),
+        (
+            "/api/v3/channels/".to_owned(),
+            r#"{"kind": "email", "email": {"value": "a\u0000@example.org"}}"#,
+        ),
+    ] {
+        let response = send_raw(app, Some(&app.keys.api_key), "POST", &uri, body).await;
+        assert_error(
+            &response,
+            StatusCode::BAD_REQUEST,
+            "json validation error: strings must not contain NUL characters",
+        );
+    }
+    let checks = app.checks().await;
+    assert_eq!(checks.len(), 1);
+    assert_eq!(
+        (checks[0].name.as_str(), checks[0].tags.as_str()),
+        ("kept", "")
+    );
+});
+
 app_test!(create_refuses_json_that_is_not_an_object, |app| {
     for body in ["[]", "[{\"name\": \"x\"}]", "\"x\"", "123"] {
         let response = send_raw(
@@ -633,27 +661,23 @@ app_test!(v1_and_v2_derive_the_slug_from_the_name_v3_does_not, |app| {
     }
 });
 
-app_test!(
-    #[ignore = "server: v1/v2 update keeps a custom slug when the name is unchanged (spec §3.5.5: slug = slugify(name) whenever name is given)"]
-    v1_and_v2_reset_the_slug_whenever_a_name_is_given,
-    |app| {
-        for version in [1, 2] {
-            let check = app
-                .create_check(&json!({"name": "Backup", "slug": "custom"}))
-                .await;
-            let response = app
-                .api(
-                    "POST",
-                    &check_uri(version, &check),
-                    Some(&json!({"name": "Backup"})),
-                )
-                .await;
-            assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-            assert_eq!(response.json()["slug"], "backup", "v{version}");
-            assert_eq!(app.reload(&check).await.slug, "backup", "v{version}");
-        }
+app_test!(v1_and_v2_reset_the_slug_whenever_a_name_is_given, |app| {
+    for version in [1, 2] {
+        let check = app
+            .create_check(&json!({"name": "Backup", "slug": "custom"}))
+            .await;
+        let response = app
+            .api(
+                "POST",
+                &check_uri(version, &check),
+                Some(&json!({"name": "Backup"})),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        assert_eq!(response.json()["slug"], "backup", "v{version}");
+        assert_eq!(app.reload(&check).await.slug, "backup", "v{version}");
     }
-);
+});
 
 app_test!(an_explicit_slug_wins_in_every_version, |app| {
     for version in [1, 2, 3] {
@@ -852,49 +876,45 @@ app_test!(
     }
 );
 
-app_test!(
-    #[ignore = "server: channels are joined in creation order, not sorted (spec §3.3: channels = comma-joined sorted channel UUIDs)"]
-    channels_are_the_sorted_comma_joined_channel_uuids,
-    |app| {
-        // Created with the larger UUID first, so creation order and sorted order differ.
-        let high = Uuid::parse_str("ffffffff-0000-4000-8000-000000000000").expect("uuid");
-        let low = Uuid::parse_str("00000000-0000-4000-8000-000000000001").expect("uuid");
-        for (code, name) in [(high, "high"), (low, "low")] {
-            app.store
-                .create_channel(&ChannelRecord {
-                    id: 0,
-                    code,
-                    project_id: app.project.id,
-                    name: name.to_owned(),
-                    kind: "webhook".to_owned(),
-                    value: json!({"url_down": "https://example.org/"}).to_string(),
-                    secret: String::new(),
-                    email_verified: false,
-                    verify_token_hash: String::new(),
-                    disabled: false,
-                    last_notify: None,
-                    last_notify_duration: None,
-                    last_error: String::new(),
-                    created: app.now().timestamp_millis(),
-                })
-                .await
-                .expect("create channel");
-        }
-        let expected = format!("{low},{high}");
-        let check = app.create_check(&json!({"channels": "*"})).await;
-        assert_eq!(app.api_check(3, &check).await["channels"], expected);
-        let list = listed(&app.api("GET", "/api/v3/checks/", None).await);
-        assert_eq!(list[0]["channels"], expected);
-        let updated = app
-            .api(
-                "POST",
-                &check_uri(3, &check),
-                Some(&json!({"channels": "high,low"})),
-            )
-            .await;
-        assert_eq!(updated.json()["channels"], expected);
+app_test!(channels_are_the_sorted_comma_joined_channel_uuids, |app| {
+    // Created with the larger UUID first, so creation order and sorted order differ.
+    let high = Uuid::parse_str("ffffffff-0000-4000-8000-000000000000").expect("uuid");
+    let low = Uuid::parse_str("00000000-0000-4000-8000-000000000001").expect("uuid");
+    for (code, name) in [(high, "high"), (low, "low")] {
+        app.store
+            .create_channel(&ChannelRecord {
+                id: 0,
+                code,
+                project_id: app.project.id,
+                name: name.to_owned(),
+                kind: "webhook".to_owned(),
+                value: json!({"url_down": "https://example.org/"}).to_string(),
+                secret: String::new(),
+                email_verified: false,
+                verify_token_hash: String::new(),
+                disabled: false,
+                last_notify: None,
+                last_notify_duration: None,
+                last_error: String::new(),
+                created: app.now().timestamp_millis(),
+            })
+            .await
+            .expect("create channel");
     }
-);
+    let expected = format!("{low},{high}");
+    let check = app.create_check(&json!({"channels": "*"})).await;
+    assert_eq!(app.api_check(3, &check).await["channels"], expected);
+    let list = listed(&app.api("GET", "/api/v3/checks/", None).await);
+    assert_eq!(list[0]["channels"], expected);
+    let updated = app
+        .api(
+            "POST",
+            &check_uri(3, &check),
+            Some(&json!({"channels": "high,low"})),
+        )
+        .await;
+    assert_eq!(updated.json()["channels"], expected);
+});
 
 app_test!(a_check_without_channels_shows_an_empty_string, |app| {
     app.create_webhook("https://example.org/hook").await;

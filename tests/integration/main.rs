@@ -11,6 +11,7 @@ mod checks_api;
 mod cli;
 mod email;
 mod lifecycle_api;
+mod openapi;
 mod ping_api;
 mod prometheus;
 mod rate_limits;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::json::iso;
+use super::openapi;
 use super::{authorize_read_write, authorize_write, owned, parse_body};
 use crate::alerts::email::EmailConfig;
 use crate::alerts::webhook::{self, WebhookConfig};
@@ -18,6 +19,16 @@ use crate::http::AppState;
 use crate::store::{ChannelRecord, NewNotification, ProjectRecord, Purpose};
 
 /// `GET channels/`: `{"channels": [{"id", "name", "kind"}]}`, read-write keys only.
+#[utoipa::path(
+    get, path = "/api/v3/channels/", tag = "channels",
+    description = "Read-write keys only.",
+    responses(
+        (status = 200, description = "The project's channels", body = openapi::ChannelList),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn list_channels(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -121,6 +132,23 @@ async fn request_verification(state: &AppState, channel: &ChannelRecord) -> Resu
 /// channel (a webhook's signing secret is shown this once). The new channel notifies every
 /// check of the project, as on healthchecks.io; an email channel first mails a
 /// verification link and receives alerts once it is followed.
+#[utoipa::path(
+    post, path = "/api/v3/channels/", tag = "channels",
+    description = "Overdue's extension. The new channel notifies every check of the project; an email channel first mails a verification link.",
+    request_body(content = openapi::ChannelSpec, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; a webhook's signing secret is shown this once", body = openapi::Channel, links(
+            ("get" = (operation_id = "get_channel", parameters(("uuid" = "$response.body#/id")))),
+            ("update" = (operation_id = "update_channel", parameters(("uuid" = "$response.body#/id")))),
+            ("delete" = (operation_id = "delete_channel", parameters(("uuid" = "$response.body#/id")))),
+            ("test" = (operation_id = "test_channel", parameters(("uuid" = "$response.body#/id")))),
+        )),
+        (status = 400, description = "Invalid request", body = openapi::Error),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn create_channel(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -193,6 +221,19 @@ async fn owned_channel(
 }
 
 /// `GET channels/<uuid>`.
+#[utoipa::path(
+    get, path = "/api/v3/channels/{uuid}", tag = "channels",
+    description = "Read-write keys only. Overdue's extension.",
+    params(("uuid" = uuid::Uuid, Path, description = "The channel's UUID")),
+    responses(
+        (status = 200, description = "The channel", body = openapi::Channel),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The channel is another project's", content_type = "text/html"),
+        (status = 404, description = "No such channel", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn get_channel(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -205,6 +246,21 @@ pub async fn get_channel(
 
 /// `POST channels/<uuid>`: changes the name, the settings (`webhook` or `email`, whole)
 /// and `disabled`. A changed email address must be verified again.
+#[utoipa::path(
+    post, path = "/api/v3/channels/{uuid}", tag = "channels",
+    description = "Overdue's extension. A changed email address is verified again.",
+    params(("uuid" = uuid::Uuid, Path, description = "The channel's UUID")),
+    request_body(content = openapi::ChannelSpec, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed channel", body = openapi::Channel),
+        (status = 400, description = "Invalid request", body = openapi::Error),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The channel is another project's", content_type = "text/html"),
+        (status = 404, description = "No such channel", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn update_channel(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -257,6 +313,19 @@ fn address(value: &str) -> Option<String> {
 }
 
 /// `DELETE channels/<uuid>`: answers with the channel as it was.
+#[utoipa::path(
+    delete, path = "/api/v3/channels/{uuid}", tag = "channels",
+    description = "Overdue's extension.",
+    params(("uuid" = uuid::Uuid, Path, description = "The channel's UUID")),
+    responses(
+        (status = 200, description = "The channel as it was", body = openapi::Channel),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The channel is another project's", content_type = "text/html"),
+        (status = 404, description = "No such channel", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn delete_channel(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -273,6 +342,23 @@ pub async fn delete_channel(
 /// `POST channels/<uuid>/test`: queues a test notification ("down") and answers 202 with
 /// its id; its delivery shows in the channel's `last_error` and in
 /// `GET notifications/<id>`.
+#[utoipa::path(
+    post, path = "/api/v3/channels/{uuid}/test", tag = "channels",
+    description = "Queues a test notification. Overdue's extension.",
+    params(("uuid" = uuid::Uuid, Path, description = "The channel's UUID")),
+    responses(
+        (status = 202, description = "Queued", body = openapi::Queued, links(
+            ("get" = (operation_id = "get_notification", parameters(("uuid" = "$response.body#/notification")))),
+            ("resend" = (operation_id = "resend_notification", parameters(("uuid" = "$response.body#/notification")))),
+        )),
+        (status = 400, description = "The body is not a JSON object", body = openapi::Error),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The channel is another project's", content_type = "text/html"),
+        (status = 404, description = "No such channel", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn test_channel(
     State(state): State<AppState>,
     Path(code): Path<String>,

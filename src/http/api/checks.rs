@@ -11,6 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::json::{CheckJson, View, check_json, unique_key};
+use super::openapi;
 use super::paths::is_unique_key;
 use super::spec::Spec;
 use super::{Version, authorize_read, authorize_write, owned, parse_body};
@@ -123,7 +124,10 @@ pub(super) async fn channels_of(state: &AppState, check: &CheckRecord) -> Result
     Ok(join_codes(&state.store.channels_of_check(check.id).await?))
 }
 
+/// healthchecks.io's `channels`: the UUIDs sorted, comma-joined.
 fn join_codes(codes: &[Uuid]) -> String {
+    let mut codes = codes.to_vec();
+    codes.sort_unstable();
     codes
         .iter()
         .map(ToString::to_string)
@@ -144,6 +148,19 @@ async fn save_channels(
 }
 
 /// `GET checks/`: the project's checks, filtered by `?tag=` (all must match) and `?slug=`.
+#[utoipa::path(
+    get, path = "/api/v3/checks/", tag = "checks",
+    params(
+        ("tag" = Option<Vec<String>>, Query, description = "Only checks with every tag given", explode = true),
+        ("slug" = Option<String>, Query, description = "Only checks with this slug"),
+    ),
+    responses(
+        (status = 200, description = "The project's checks", body = openapi::CheckList),
+        (status = 401, description = "No key, or a wrong one", body = openapi::Error),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn list_checks(
     State(state): State<AppState>,
     Extension(version): Extension<Version>,
@@ -203,6 +220,28 @@ pub async fn list_checks(
 }
 
 /// `POST checks/`: creates a check, or with `unique` updates the matching one.
+#[utoipa::path(
+    post, path = "/api/v3/checks/", tag = "checks",
+    request_body(content = openapi::CheckSpec, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = openapi::Check, links(
+            ("get" = (operation_id = "get_check", parameters(("uuid" = "$response.body#/uuid")))),
+            ("update" = (operation_id = "update_check", parameters(("uuid" = "$response.body#/uuid")))),
+            ("delete" = (operation_id = "delete_check", parameters(("uuid" = "$response.body#/uuid")))),
+            ("pause" = (operation_id = "pause", parameters(("uuid" = "$response.body#/uuid")))),
+            ("resume" = (operation_id = "resume", parameters(("uuid" = "$response.body#/uuid")))),
+            ("pings" = (operation_id = "list_pings", parameters(("uuid" = "$response.body#/uuid")))),
+            ("flips" = (operation_id = "list_flips", parameters(("uuid" = "$response.body#/uuid")))),
+            ("notifications" = (operation_id = "list_notifications", parameters(("uuid" = "$response.body#/uuid")))),
+        )),
+        (status = 200, description = "A check matched `unique` and was updated", body = openapi::Check),
+        (status = 400, description = "Invalid request", body = openapi::Error),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The project's check limit is reached", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn create_check(
     State(state): State<AppState>,
     Extension(version): Extension<Version>,
@@ -248,6 +287,19 @@ pub async fn create_check(
 }
 
 /// `GET checks/<uuid>` or `GET checks/<unique_key>`.
+#[utoipa::path(
+    get, path = "/api/v3/checks/{uuid}", tag = "checks",
+    description = "Also by `unique_key` (40 characters, read-only keys' id of a check) in place of the UUID.",
+    params(("uuid" = uuid::Uuid, Path, description = "The check's UUID")),
+    responses(
+        (status = 200, description = "The check", body = openapi::Check),
+        (status = 401, description = "No key, or a wrong one", body = openapi::Error),
+        (status = 403, description = "The check is another project's", content_type = "text/html"),
+        (status = 404, description = "No such check", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn get_check(
     State(state): State<AppState>,
     Extension(version): Extension<Version>,
@@ -266,6 +318,20 @@ pub async fn get_check(
 }
 
 /// `POST checks/<uuid>`: changes the fields given; the status never changes.
+#[utoipa::path(
+    post, path = "/api/v3/checks/{uuid}", tag = "checks",
+    params(("uuid" = uuid::Uuid, Path, description = "The check's UUID")),
+    request_body(content = openapi::CheckSpec, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The changed check", body = openapi::Check),
+        (status = 400, description = "Invalid request", body = openapi::Error),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The check is another project's", content_type = "text/html"),
+        (status = 404, description = "No such check", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn update_check(
     State(state): State<AppState>,
     Extension(version): Extension<Version>,
@@ -297,6 +363,18 @@ pub async fn update_check(
 }
 
 /// `DELETE checks/<uuid>`: answers with the check as it was.
+#[utoipa::path(
+    delete, path = "/api/v3/checks/{uuid}", tag = "checks",
+    params(("uuid" = uuid::Uuid, Path, description = "The check's UUID")),
+    responses(
+        (status = 200, description = "The check as it was before", body = openapi::Check),
+        (status = 401, description = "No read-write key in `X-Api-Key`", body = openapi::Error),
+        (status = 403, description = "The check is another project's", content_type = "text/html"),
+        (status = 404, description = "No such check", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn delete_check(
     State(state): State<AppState>,
     Extension(version): Extension<Version>,

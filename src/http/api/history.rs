@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::checks::{find_readable_check, owned_check};
 use super::json::iso;
+use super::openapi;
 use super::{authorize_read, authorize_read_write, authorize_write, owned, parse_body};
 use crate::domain::check::Status;
 use crate::error::AppError;
@@ -49,6 +50,25 @@ impl FlipFilter {
 }
 
 /// `GET checks/<uuid or unique_key>/flips/`: `{"flips": [{"timestamp", "up"}]}`, newest first.
+#[utoipa::path(
+    get, path = "/api/v3/checks/{uuid}/flips/", tag = "history",
+    description = "Also by `unique_key` in place of the UUID.",
+    params(
+        ("uuid" = uuid::Uuid, Path, description = "The check's UUID"),
+        ("start" = Option<i64>, Query, description = "Unix time: flips at or after", minimum = 0, maximum = 10_000_000_000i64),
+        ("end" = Option<i64>, Query, description = "Unix time: flips before", minimum = 0, maximum = 10_000_000_000i64),
+        ("seconds" = Option<i64>, Query, description = "Flips of the last so many seconds", minimum = 0, maximum = 31_536_000),
+    ),
+    responses(
+        (status = 200, description = "Status changes, newest first", body = openapi::FlipList),
+        (status = 400, description = "A filter is not an integer in range", content_type = "text/html"),
+        (status = 401, description = "No key, or a wrong one", body = openapi::Error),
+        (status = 403, description = "The check is another project's", content_type = "text/html"),
+        (status = 404, description = "No such check", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn list_flips(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -58,7 +78,7 @@ pub async fn list_flips(
     let (project, _) = authorize_read(&state, &headers).await?;
     let check = find_readable_check(&state, &project, &key).await?;
     let Some(filter) = FlipFilter::parse(query.as_deref()) else {
-        return Ok(StatusCode::BAD_REQUEST.into_response());
+        return Ok(crate::error::empty(StatusCode::BAD_REQUEST));
     };
     let now = state.clock.now().timestamp();
     let flips: Vec<Value> = state
@@ -120,6 +140,19 @@ async fn notification_json(state: &AppState, n: &OutboxRecord) -> Result<Value, 
 
 /// `GET checks/<uuid>/notifications/`: the check's notifications, newest first, each with
 /// its attempts. Read-write keys only, like pings.
+#[utoipa::path(
+    get, path = "/api/v3/checks/{uuid}/notifications/", tag = "history",
+    description = "Read-write keys only. Overdue's extension.",
+    params(("uuid" = uuid::Uuid, Path, description = "The check's UUID")),
+    responses(
+        (status = 200, description = "Notifications, newest first, with their attempts", body = openapi::NotificationList),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The check is another project's", content_type = "text/html"),
+        (status = 404, description = "No such check", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn list_notifications(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -146,6 +179,19 @@ async fn owned_notification(
 }
 
 /// `GET notifications/<uuid>`.
+#[utoipa::path(
+    get, path = "/api/v3/notifications/{uuid}", tag = "history",
+    description = "Read-write keys only. Overdue's extension.",
+    params(("uuid" = uuid::Uuid, Path, description = "The notification's UUID")),
+    responses(
+        (status = 200, description = "The notification", body = openapi::Notification),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The notification is another project's", content_type = "text/html"),
+        (status = 404, description = "No such notification", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn get_notification(
     State(state): State<AppState>,
     Path(code): Path<String>,
@@ -158,6 +204,21 @@ pub async fn get_notification(
 
 /// `POST notifications/<uuid>/resend`: queues a delivered or dead-lettered notification
 /// again (same id, so receivers can tell it is the same one); 409 while it is pending.
+#[utoipa::path(
+    post, path = "/api/v3/notifications/{uuid}/resend", tag = "history",
+    description = "Queues a delivered or dead-lettered notification again. Overdue's extension.",
+    params(("uuid" = uuid::Uuid, Path, description = "The notification's UUID")),
+    responses(
+        (status = 200, description = "The notification, pending again", body = openapi::Notification),
+        (status = 400, description = "The body is not a JSON object", body = openapi::Error),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The notification is another project's", content_type = "text/html"),
+        (status = 404, description = "No such notification", content_type = "text/html"),
+        (status = 409, description = "The notification is still pending", body = String, content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn resend_notification(
     State(state): State<AppState>,
     Path(code): Path<String>,

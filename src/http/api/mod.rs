@@ -5,6 +5,7 @@ mod channels;
 mod checks;
 mod history;
 pub mod json;
+mod openapi;
 mod paths;
 pub use paths::known_paths;
 mod pings;
@@ -102,7 +103,11 @@ pub fn routes(version: u8, limits: &Limits) -> Router<AppState> {
             &format!("{prefix}/notifications/{{code}}/status"),
             post(history::delivery_status),
         )
-        .route(&format!("{prefix}/bounces/"), post(bounces));
+        .route(&format!("{prefix}/bounces/"), post(bounces))
+        .route(
+            &format!("{prefix}/openapi.json"),
+            get(openapi::openapi_json),
+        );
     limits
         .api(limited)
         .merge(open)
@@ -123,7 +128,7 @@ pub async fn cors(request: Request, next: Next) -> Response {
     } else if methods.split(", ").any(|m| m == method.as_str()) {
         next.run(request).await
     } else {
-        StatusCode::METHOD_NOT_ALLOWED.into_response()
+        crate::error::empty(StatusCode::METHOD_NOT_ALLOWED)
     };
     let headers = response.headers_mut();
     headers.insert(
@@ -147,6 +152,15 @@ pub async fn cors(request: Request, next: Next) -> Response {
 
 /// `GET /api/vN/badges/`: the badge URLs of each tag of the project's checks, and of all
 /// its checks (`*`).
+#[utoipa::path(
+    get, path = "/api/v3/badges/", tag = "badges",
+    responses(
+        (status = 200, description = "Badge URLs by tag", body = openapi::Badges),
+        (status = 401, description = "No key, or a wrong one", body = openapi::Error),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 async fn list_badges(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -170,6 +184,14 @@ async fn bounces() -> &'static str {
 }
 
 /// `GET /api/vN/status/`: `OK` after a database round trip.
+#[utoipa::path(
+    get, path = "/api/v3/status/", tag = "checks",
+    description = "`OK` after a database round trip; no key needed.",
+    responses(
+        (status = 200, description = "The database answers", body = String, content_type = "text/plain"),
+        (status = 500, description = "The database does not answer"),
+    )
+)]
 async fn status(State(state): State<AppState>) -> Response {
     match state.store.health().await {
         Ok(()) => "OK".into_response(),
@@ -189,7 +211,7 @@ async fn ops_metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         .map(|k| k.expose().as_bytes());
     match (given, expected) {
         (Some(given), Some(expected)) if !expected.is_empty() && given == expected => {}
-        _ => return StatusCode::FORBIDDEN.into_response(),
+        _ => return crate::error::empty(StatusCode::FORBIDDEN),
     }
     match state.store.backlog().await {
         Ok((max_ping, max_notification, unprocessed)) => axum::Json(serde_json::json!({
@@ -209,6 +231,10 @@ pub fn parse_body(body: &Bytes) -> Result<Option<Map<String, Value>>, AppError> 
         return Ok(None);
     }
     match serde_json::from_slice::<Value>(body) {
+        // PostgreSQL cannot store NUL in text, so no string may hold one, on either engine.
+        Ok(value) if has_nul(&value) => Err(AppError::BadRequest(
+            "json validation error: strings must not contain NUL characters".to_owned(),
+        )),
         Ok(Value::Object(map)) => Ok(Some(map)),
         Ok(_) => Err(AppError::BadRequest(
             "json validation error: value is not an object".to_owned(),
@@ -216,6 +242,15 @@ pub fn parse_body(body: &Bytes) -> Result<Option<Map<String, Value>>, AppError> 
         Err(_) => Err(AppError::BadRequest(
             "could not parse request body".to_owned(),
         )),
+    }
+}
+
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 

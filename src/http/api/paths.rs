@@ -41,7 +41,7 @@ fn methods(rest: &str) -> Option<&'static str> {
     let segments: Vec<&str> = rest.split('/').collect();
     let methods = match segments.as_slice() {
         ["checks" | "channels", ""] => "GET, POST",
-        ["badges", ""] => "GET",
+        ["badges", ""] | ["openapi.json"] => "GET",
         ["checks", key] if is_uuid(key) => "POST, DELETE, GET",
         ["checks", key] if is_unique_key(key) => "GET",
         ["checks", key, "flips", ""] if is_uuid(key) || is_unique_key(key) => "GET",

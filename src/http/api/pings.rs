@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::checks::{channels_of, owned_check, view};
 use super::json::check_json;
+use super::openapi;
 use super::{Version, authorize_read_write, authorize_write, parse_body};
 use crate::domain::check::Action;
 use crate::error::AppError;
@@ -50,6 +51,19 @@ async fn change_status(
 
 /// `POST checks/<uuid>/pause`: no alerts until the next ping (or resume); 200 if paused
 /// already.
+#[utoipa::path(
+    post, path = "/api/v3/checks/{uuid}/pause", tag = "checks",
+    params(("uuid" = uuid::Uuid, Path, description = "The check's UUID")),
+    responses(
+        (status = 200, description = "The paused check", body = openapi::Check),
+        (status = 400, description = "The body is not a JSON object", body = openapi::Error),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The check is another project's", content_type = "text/html"),
+        (status = 404, description = "No such check", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn pause(
     State(state): State<AppState>,
     Extension(version): Extension<Version>,
@@ -61,6 +75,20 @@ pub async fn pause(
 }
 
 /// `POST checks/<uuid>/resume`: paused → new; 409 `check is not paused` otherwise.
+#[utoipa::path(
+    post, path = "/api/v3/checks/{uuid}/resume", tag = "checks",
+    params(("uuid" = uuid::Uuid, Path, description = "The check's UUID")),
+    responses(
+        (status = 200, description = "The resumed check, now new", body = openapi::Check),
+        (status = 400, description = "The body is not a JSON object", body = openapi::Error),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The check is another project's", content_type = "text/html"),
+        (status = 404, description = "No such check", content_type = "text/html"),
+        (status = 409, description = "`check is not paused`", body = String, content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn resume(
     State(state): State<AppState>,
     Extension(version): Extension<Version>,
@@ -100,6 +128,19 @@ fn duration(ping: &PingRecord, older: &[PingRecord]) -> Option<Duration> {
 
 /// `GET checks/<uuid>/pings/`: the newest pings (at most the ping log limit, 1,000 at
 /// most), newest first. Read-write keys only.
+#[utoipa::path(
+    get, path = "/api/v3/checks/{uuid}/pings/", tag = "history",
+    description = "Read-write keys only.",
+    params(("uuid" = uuid::Uuid, Path, description = "The check's UUID")),
+    responses(
+        (status = 200, description = "The newest pings, newest first", body = openapi::PingList),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The check is another project's", content_type = "text/html"),
+        (status = 404, description = "No such check", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn list_pings(
     State(state): State<AppState>,
     Extension(version): Extension<Version>,
@@ -148,6 +189,22 @@ pub async fn list_pings(
 
 /// `GET checks/<uuid>/pings/<n>/body`: the ping's body as sent, `text/plain`; 404 for a
 /// ping without a body or beyond the ping log limit.
+#[utoipa::path(
+    get, path = "/api/v3/checks/{uuid}/pings/{n}/body", tag = "history",
+    description = "Read-write keys only.",
+    params(
+        ("uuid" = uuid::Uuid, Path, description = "The check's UUID"),
+        ("n" = u64, Path, description = "The ping's number"),
+    ),
+    responses(
+        (status = 200, description = "The body as sent", body = String, content_type = "text/plain"),
+        (status = 401, description = "No read-write key", body = openapi::Error),
+        (status = 403, description = "The check is another project's", content_type = "text/html"),
+        (status = 404, description = "No such check, ping or body", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit", body = openapi::Error),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn ping_body(
     State(state): State<AppState>,
     Path((key, n)): Path<(String, String)>,

@@ -194,10 +194,10 @@ impl Spec {
     }
 
     /// Applies the request to a check (healthchecks.io `_update`); the status never changes.
-    /// API v1 and v2 derive the slug from a new name.
+    /// API v1 and v2 derive the slug from any name given.
     pub fn apply(&self, check: &mut CheckRecord, version: u8) {
         if let Some(name) = &self.name {
-            if check.name != *name && version < 3 {
+            if version < 3 {
                 check.slug = slugify(name);
             }
             check.name.clone_from(name);
