@@ -7,6 +7,8 @@ WORKDIR /src
 # Cargo.lock changes. Cargo refuses a manifest whose targets are missing, so stub
 # every .rs path the manifest names (e.g. [[test]] path) besides main.rs/lib.rs.
 COPY Cargo.toml Cargo.lock ./
+# Build settings (how SQLite is compiled) apply to the dependency layer too.
+COPY .cargo .cargo
 RUN set -eu; \
     mkdir -p src; \
     echo 'fn main() {}' > src/main.rs; \

@@ -82,8 +82,12 @@ impl Store {
                 .page_size(2048)
                 .pragma("cache_size", "-65536")
                 .pragma("temp_store", "memory");
+            // Each connection runs queries on its own thread: more readers than cores only
+            // adds thread switches.
+            let readers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(u32::try_from(readers).unwrap_or(8))
+                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await?;
             // SQLite has one write lock; one connection holding it keeps its cache warm.
