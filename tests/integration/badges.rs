@@ -186,3 +186,21 @@ app_test!(badges_answer_cors_preflights_and_only_get, |app| {
     assert_eq!(response.status, StatusCode::NOT_FOUND);
     assert_eq!(response.header("access-control-allow-origin"), Some("*"));
 });
+
+app_test!(
+    a_tag_badge_signed_for_one_project_does_not_open_another,
+    |app| {
+        app.create_check(&json!({"name": "a", "tags": "prod"}))
+            .await;
+        let (other, _) = app.other_project().await;
+        let mine = path(&badges(app).await["prod"]["json"]);
+        assert_eq!(app.request("GET", &mine).await.status, StatusCode::OK);
+        // The same signature and tag under the other project's badge key.
+        let theirs = mine.replace(&app.project.badge_key, &other.badge_key);
+        assert_ne!(theirs, mine);
+        assert_eq!(
+            app.request("GET", &theirs).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+);

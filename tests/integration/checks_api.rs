@@ -1302,6 +1302,35 @@ app_test!(notifications_with_the_read_only_key_are_refused, |app| {
     assert_error(&response, StatusCode::UNAUTHORIZED, "wrong api key");
 });
 
+app_test!(
+    a_notification_is_only_its_projects_and_read_write_only,
+    |app| {
+        let hook = app.create_webhook("https://example.org/hook").await;
+        let uri = format!("/api/v3/channels/{}/test", hook["id"].as_str().expect("id"));
+        let queued = app.api("POST", &uri, None).await.json();
+        let id = queued["notification"]
+            .as_str()
+            .expect("notification")
+            .to_owned();
+        let get = format!("/api/v3/notifications/{id}");
+        let resend = format!("{get}/resend");
+        let before = app.api("GET", &get, None).await.json();
+
+        let response = with_key(app, &app.keys.api_key_ro, "GET", &get, None).await;
+        assert_error(&response, StatusCode::UNAUTHORIZED, "wrong api key");
+        let response = with_key(app, &app.keys.api_key_ro, "POST", &resend, None).await;
+        assert_error(&response, StatusCode::UNAUTHORIZED, "wrong api key");
+
+        let (_, other) = app.other_project().await;
+        for (method, uri) in [("GET", &get), ("POST", &resend)] {
+            let response = with_key(app, &other.api_key, method, uri, None).await;
+            assert_eq!(response.status, StatusCode::FORBIDDEN, "{method} {uri}");
+            assert!(response.body.is_empty());
+        }
+        assert_eq!(app.api("GET", &get, None).await.json(), before);
+    }
+);
+
 // ---------------------------------------------------------------------------------------
 // Channels, badges, status
 

@@ -167,3 +167,41 @@ app_test!(ops_metrics_are_off_without_a_key, |app| {
         StatusCode::FORBIDDEN
     );
 });
+
+app_test!(
+    a_key_exports_its_own_project_whatever_the_path_says,
+    |app| {
+        app.create_check(&json!({"name": "mine"})).await;
+        let (other, other_keys) = app.other_project().await;
+        // Another project with a check of its own, created with its key.
+        let request = Request::builder()
+            .method("POST")
+            .uri("/api/v3/checks/")
+            .header("x-api-key", other_keys.api_key.as_str())
+            .body(Body::from(json!({"name": "theirs"}).to_string()))
+            .expect("request");
+        assert_eq!(app.send(request).await.status, StatusCode::CREATED);
+
+        // The project is the key's; the UUID in the path is not looked at (§8.3).
+        let ro = app.keys.api_key_ro.as_str();
+        let text = get(app, &format!("/projects/{}/metrics/{ro}", other.code), None)
+            .await
+            .text();
+        assert!(text.contains("name=\"mine\""), "{text}");
+        assert!(!text.contains("theirs"), "{text}");
+        let text = get(
+            app,
+            &format!(
+                "/projects/{}/metrics/{}",
+                app.project.code, other_keys.api_key_ro
+            ),
+            None,
+        )
+        .await
+        .text();
+        assert!(
+            text.contains("name=\"theirs\"") && !text.contains("mine"),
+            "{text}"
+        );
+    }
+);
