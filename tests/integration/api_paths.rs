@@ -228,53 +228,37 @@ app_test!(a_delivery_status_report_records_the_error, |app| {
         .expect("notification id")
         .to_owned();
     let uri = format!("/api/v1/notifications/{code}/status");
-    let report = |body: &'static str| {
+    // Sends a report (always answered 200), then reads the notification's and the
+    // channel's last error.
+    let (uri, code, channel) = (&uri, &code, &channel);
+    let report = |body: &'static str| async move {
         let request = Request::builder()
             .method("POST")
-            .uri(&uri)
+            .uri(uri)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::from(body))
             .expect("request");
-        app.send(request)
+        assert_eq!(app.send(request).await.status, StatusCode::OK);
+        let last_error = |uri: String| async move {
+            app.api("GET", &uri, None).await.json()["last_error"].clone()
+        };
+        (
+            last_error(format!("/api/v3/notifications/{code}")).await,
+            last_error(format!("/api/v3/channels/{channel}")).await,
+        )
     };
     assert_eq!(
-        report("MessageStatus=delivered").await.status,
-        StatusCode::OK
+        report("MessageStatus=delivered").await,
+        (json!(""), json!(""))
     );
-    let notification = app
-        .api("GET", &format!("/api/v3/notifications/{code}"), None)
-        .await;
-    assert_eq!(notification.json()["last_error"], "");
-
+    let failed = json!("Delivery failed (status=undelivered).");
     assert_eq!(
-        report("MessageStatus=undelivered").await.status,
-        StatusCode::OK
+        report("MessageStatus=undelivered").await,
+        (failed.clone(), failed.clone())
     );
-    let notification = app
-        .api("GET", &format!("/api/v3/notifications/{code}"), None)
-        .await;
-    assert_eq!(
-        notification.json()["last_error"],
-        "Delivery failed (status=undelivered)."
-    );
-    let channel = app
-        .api("GET", &format!("/api/v3/channels/{channel}"), None)
-        .await;
-    assert_eq!(
-        channel.json()["last_error"],
-        "Delivery failed (status=undelivered)."
-    );
-
     // An hour later, reports are ignored (still 200, so the sender stops).
     app.clock.advance(chrono::Duration::minutes(61));
-    assert_eq!(report("error=late").await.status, StatusCode::OK);
-    let notification = app
-        .api("GET", &format!("/api/v3/notifications/{code}"), None)
-        .await;
-    assert_eq!(
-        notification.json()["last_error"],
-        "Delivery failed (status=undelivered)."
-    );
+    assert_eq!(report("error=late").await, (failed.clone(), failed));
     // Unknown notifications: 200 as well; GET is 405.
     let unknown = format!("/api/v1/notifications/{CODE_LESS}/status");
     let request = Request::builder()
@@ -284,7 +268,7 @@ app_test!(a_delivery_status_report_records_the_error, |app| {
         .expect("request");
     assert_eq!(app.send(request).await.status, StatusCode::OK);
     assert_eq!(
-        app.request("GET", &uri).await.status,
+        app.request("GET", uri).await.status,
         StatusCode::METHOD_NOT_ALLOWED
     );
 });

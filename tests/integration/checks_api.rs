@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use crate::support::{SITE_ROOT, START, TestApp, TestResponse, app_test, at};
 
-/// The keys of a simple check's JSON for a read-write key, in healthchecks.io's order.
-const RW_KEYS: [&str; 29] = [
+/// The keys every check's JSON starts with, in healthchecks.io's order.
+const COMMON_KEYS: [&str; 22] = [
     "name",
     "slug",
     "tags",
@@ -38,6 +38,10 @@ const RW_KEYS: [&str; 29] = [
     "filter_http_body",
     "filter_default_fail",
     "badge_url",
+];
+
+/// The keys of a simple check's JSON for a read-write key: 29 in all.
+const RW_KEYS: [&str; 29] = concat_keys([
     "uuid",
     "ping_url",
     "update_url",
@@ -45,35 +49,24 @@ const RW_KEYS: [&str; 29] = [
     "resume_url",
     "channels",
     "timeout",
-];
+]);
 
 /// The same for a read-only key.
-const RO_KEYS: [&str; 24] = [
-    "name",
-    "slug",
-    "tags",
-    "desc",
-    "grace",
-    "n_pings",
-    "status",
-    "started",
-    "last_ping",
-    "next_ping",
-    "manual_resume",
-    "methods",
-    "subject",
-    "subject_fail",
-    "start_kw",
-    "success_kw",
-    "failure_kw",
-    "filter_subject",
-    "filter_body",
-    "filter_http_body",
-    "filter_default_fail",
-    "badge_url",
-    "unique_key",
-    "timeout",
-];
+const RO_KEYS: [&str; 24] = concat_keys(["unique_key", "timeout"]);
+
+const fn concat_keys<const T: usize, const N: usize>(tail: [&'static str; T]) -> [&'static str; N] {
+    let mut keys = [""; N];
+    let mut i = 0;
+    while i < N {
+        keys[i] = if i < COMMON_KEYS.len() {
+            COMMON_KEYS[i]
+        } else {
+            tail[i - COMMON_KEYS.len()]
+        };
+        i += 1;
+    }
+    keys
+}
 
 /// A request with `key` in `X-Api-Key` (no header for `None`) and `body` as sent.
 async fn send_raw(
