@@ -214,6 +214,26 @@ pub struct Config {
         global = true
     )]
     pub rate_limit_ping_check: Rate,
+
+    /// Login and signup attempts per client address.
+    #[arg(
+        long,
+        env = "OVERDUE_RATE_LIMIT_LOGIN",
+        default_value = "20/hour",
+        global = true
+    )]
+    pub rate_limit_login: Rate,
+
+    /// Whether anyone may sign up for an account on the dashboard.
+    #[arg(
+        long,
+        env = "OVERDUE_REGISTRATION_OPEN",
+        default_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub registration_open: bool,
 }
 
 /// A rate limit: up to `count` requests at once, refilled evenly over `per`; `off` is none.

@@ -36,6 +36,9 @@ pub enum AppError {
     Conflict(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Any other failure of ours (a blocking task that panicked, …): a bare 500.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl IntoResponse for AppError {
@@ -56,11 +59,11 @@ impl IntoResponse for AppError {
                 message,
             )
                 .into_response(),
-            AppError::Store(err) => {
+            AppError::Store(_) | AppError::Internal(_) => {
                 let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
                 response
                     .extensions_mut()
-                    .insert(ErrorDetail(err.to_string()));
+                    .insert(ErrorDetail(self.to_string()));
                 response
             }
         }

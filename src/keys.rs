@@ -80,9 +80,40 @@ pub fn new_project(name: &str) -> (NewProject, ProjectKeys) {
     (project, keys)
 }
 
+/// A password's Argon2id hash (PHC string, random salt). Slow by design: call it from a
+/// blocking thread.
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .unwrap_or_default()
+}
+
+/// Whether `password` matches an Argon2 PHC string (never for a malformed one).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
+    let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(hash) else {
+        return false;
+    };
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_verify_against_their_argon2_hash_only() {
+        let hash = hash_password("correct horse");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("correct horsE", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+        assert_ne!(hash, hash_password("correct horse"), "salted");
+    }
 
     #[test]
     fn api_keys_have_healthchecks_shape() {

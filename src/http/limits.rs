@@ -32,6 +32,7 @@ pub struct Limits {
     api: Option<Limiter<ApiCaller>>,
     ping_source: Option<Limiter<Source>>,
     ping_check: Option<Limiter<PingTarget>>,
+    login: Option<Limiter<Source>>,
 }
 
 impl fmt::Debug for Limits {
@@ -40,6 +41,7 @@ impl fmt::Debug for Limits {
             .field("api", &self.api.is_some())
             .field("ping_source", &self.ping_source.is_some())
             .field("ping_check", &self.ping_check.is_some())
+            .field("login", &self.login.is_some())
             .finish()
     }
 }
@@ -51,12 +53,18 @@ impl Limits {
             api: limiter(
                 ApiCaller(Source(Arc::clone(config))),
                 on(config.rate_limit_api),
-            ),
+            )
+            .finish(),
             ping_source: limiter(
                 Source(Arc::clone(config)),
                 on(config.rate_limit_ping_source),
-            ),
-            ping_check: limiter(PingTarget, on(config.rate_limit_ping_check)),
+            )
+            .finish(),
+            ping_check: limiter(PingTarget, on(config.rate_limit_ping_check)).finish(),
+            // Only attempts count: showing the form is free.
+            login: limiter(Source(Arc::clone(config)), on(config.rate_limit_login))
+                .methods(vec![Method::POST])
+                .finish(),
         }
     }
 
@@ -69,6 +77,9 @@ impl Limits {
             l.limiter().retain_recent();
         }
         if let Some(l) = &self.ping_check {
+            l.limiter().retain_recent();
+        }
+        if let Some(l) = &self.login {
             l.limiter().retain_recent();
         }
     }
@@ -84,6 +95,16 @@ impl Limits {
         routes
             .layer(layer)
             .layer(middleware::from_fn(api_key_from_body))
+    }
+
+    /// Limits login and signup attempts per client address.
+    pub fn login<S: Clone + Send + Sync + 'static>(&self, routes: Router<S>) -> Router<S> {
+        let Some(config) = &self.login else {
+            return routes;
+        };
+        let layer = GovernorLayer::new(Arc::clone(config))
+            .error_handler(|err| too_many(err, "login", login_answer));
+        routes.layer(layer)
     }
 
     /// Limits pings per source address and per check.
@@ -103,14 +124,37 @@ impl Limits {
     }
 }
 
-fn limiter<K: KeyExtractor>(extractor: K, rate: Rate) -> Option<Limiter<K>> {
-    let (burst, interval) = rate.quota()?;
-    GovernorConfigBuilder::default()
-        .key_extractor(extractor)
-        .period(interval)
-        .burst_size(burst)
-        .finish()
-        .map(Arc::new)
+/// A limiter for `rate`, to be finished; `finish` gives `None` when the limit is off.
+fn limiter<K: KeyExtractor>(extractor: K, rate: Rate) -> LimiterBuilder<K> {
+    LimiterBuilder {
+        extractor,
+        rate,
+        methods: None,
+    }
+}
+
+struct LimiterBuilder<K> {
+    extractor: K,
+    rate: Rate,
+    methods: Option<Vec<Method>>,
+}
+
+impl<K: KeyExtractor> LimiterBuilder<K> {
+    /// Counts only requests with these methods.
+    fn methods(mut self, methods: Vec<Method>) -> Self {
+        self.methods = Some(methods);
+        self
+    }
+
+    fn finish(self) -> Option<Limiter<K>> {
+        let (burst, interval) = self.rate.quota()?;
+        let mut builder = GovernorConfigBuilder::default().key_extractor(self.extractor);
+        builder.period(interval).burst_size(burst);
+        if let Some(methods) = self.methods {
+            builder.methods(methods);
+        }
+        builder.finish().map(Arc::new)
+    }
 }
 
 /// The answer to a refused request; `Retry-After` rounds the wait up to whole seconds.
@@ -127,6 +171,14 @@ fn too_many(err: GovernorError, limit: &'static str, answer: fn() -> Response) -
         }
         other => Response::from(other),
     }
+}
+
+fn login_answer() -> Response {
+    axum::response::Html(
+        "<!doctype html><title>Too many attempts</title>\
+         <p>Too many attempts, please try later.</p>",
+    )
+    .into_response()
 }
 
 fn api_answer() -> Response {

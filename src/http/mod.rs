@@ -6,6 +6,7 @@ mod limits;
 mod ping;
 mod prometheus;
 mod site;
+mod web;
 
 use std::sync::Arc;
 
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/b/{states}/{file}", get(badges::check_badge))
         .layer(middleware::from_fn(api::cors));
     router = router.merge(badges);
+    router = router.merge(web::routes(&state.limits));
     for version in 1..=3 {
         router = router.merge(api::routes(version, &state.limits));
     }

@@ -4,6 +4,7 @@
 //! [`StoreError`]. Both engines share their SQL (`engine.rs`) except for the batch writes of
 //! the ping path (`sqlite.rs`, `postgres.rs`), and both run the same contract tests.
 
+pub mod accounts;
 pub mod alerts;
 mod batch;
 mod engine;
@@ -40,6 +41,7 @@ pub enum StoreError {
     UnsupportedUrl,
 }
 
+pub use accounts::{NewSession, Role, SessionRecord, UserRecord};
 pub use alerts::{
     AttemptRecord, ChannelRecord, DeadlineWrites, Finished, HeldLease, NewNotification,
     OutboxRecord, OutboxStats, Purpose,
@@ -257,6 +259,18 @@ macro_rules! forward {
 }
 
 forward! {
+    /// Creates a user owning a new project, with a session, in one transaction; `None` if
+    /// the address has an account already.
+    pub async fn create_account(&self, email: &str, password_hash: &str, project: &NewProject, session: &NewSession, now: i64) -> Result<Option<UserRecord>, StoreError>;
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError>;
+    pub async fn create_session(&self, user_id: i64, session: &NewSession, now: i64) -> Result<(), StoreError>;
+    /// The unexpired session whose token has this hash.
+    pub async fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRecord>, StoreError>;
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Sets a new password and ends every other session of the user.
+    pub async fn set_password(&self, user_id: i64, password_hash: &str, keep_session: i64) -> Result<(), StoreError>;
+    /// The projects a user belongs to, by name, with their role in each.
+    pub async fn projects_of_user(&self, user_id: i64) -> Result<Vec<(ProjectRecord, Role)>, StoreError>;
     /// The site's secret, stored on first use.
     pub async fn site_secret(&self, candidate: &str) -> Result<String, StoreError>;
     pub async fn project_by_badge_key(&self, key: &str) -> Result<Option<ProjectRecord>, StoreError>;

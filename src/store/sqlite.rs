@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::domain::check::Flip;
 
 use super::StoreError;
+use super::accounts::accounts_engine;
 use super::alerts::{alerts_engine, channel_columns, outbox_columns};
 use super::batch::{self, Applied, PingCache, Written};
 use super::engine::{bind_check_fields, check_columns, check_fields, engine, project_columns};
@@ -36,6 +37,8 @@ engine!(
     lock = "",
     ping_cache: PingCache,
 );
+
+accounts_engine!(SqliteStore, sqlx::Sqlite);
 
 alerts_engine!(
     SqliteStore,

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod accounts;
 mod alerts;
 mod api_paths;
 mod badges;
