@@ -66,6 +66,17 @@ impl FromStr for Role {
     }
 }
 
+/// One of a project's three keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectKey {
+    /// The read-write API key (stored hashed).
+    ReadWrite,
+    /// The read-only API key (stored hashed).
+    ReadOnly,
+    /// The ping key of slug URLs (stored as is: it is part of those URLs).
+    Ping,
+}
+
 /// A new session: the hash of the cookie's token, and the form token.
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -76,7 +87,7 @@ pub struct NewSession {
 
 macro_rules! accounts_engine {
     ($store:ident, $db:ty) => {
-        use $crate::store::accounts::{NewSession, Role, SessionRecord, UserRecord};
+        use $crate::store::accounts::{NewSession, ProjectKey, Role, SessionRecord, UserRecord};
 
         impl $store {
             /// Creates a user owning a new project, and a session for them, in one
@@ -238,6 +249,153 @@ macro_rules! accounts_engine {
                     projects.push((ProjectRecord::from_row(row)?, role.parse()?));
                 }
                 Ok(projects)
+            }
+        }
+
+        impl $store {
+            /// A new project owned by `user_id`.
+            pub async fn create_project_for(
+                &self,
+                user_id: i64,
+                project: &NewProject,
+                now: i64,
+            ) -> Result<ProjectRecord, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let record = sqlx::query_as::<_, ProjectRecord>(concat!(
+                    "insert into projects (code, name, api_key_hash, api_key_ro_hash, ping_key, \
+                     badge_key, created) values ($1, $2, $3, $4, $5, $6, $7) returning ",
+                    project_columns!()
+                ))
+                .bind(project.code)
+                .bind(&project.name)
+                .bind(&project.api_key_hash)
+                .bind(&project.api_key_ro_hash)
+                .bind(&project.ping_key)
+                .bind(&project.badge_key)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "insert into memberships (project_id, user_id, role, created) \
+                     values ($1, $2, 'owner', $3)",
+                )
+                .bind(record.id)
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+            /// The project with this code and the user's role in it, if they are a member.
+            pub async fn project_of_member(
+                &self,
+                code: uuid::Uuid,
+                user_id: i64,
+            ) -> Result<Option<(ProjectRecord, Role)>, StoreError> {
+                use sqlx::{FromRow, Row};
+                let row = sqlx::query(concat!(
+                    "select ",
+                    project_columns!(),
+                    ", role from projects \
+                     join memberships on memberships.project_id = projects.id \
+                     where code = $1 and user_id = $2"
+                ))
+                .bind(code)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let role: String = row.try_get("role")?;
+                Ok(Some((ProjectRecord::from_row(&row)?, role.parse()?)))
+            }
+
+            /// Adds a user to a project with a role, or changes their role.
+            pub async fn set_member(
+                &self,
+                project_id: i64,
+                user_id: i64,
+                role: Role,
+                now: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "insert into memberships (project_id, user_id, role, created) \
+                     values ($1, $2, $3, $4) \
+                     on conflict (project_id, user_id) do update set role = excluded.role",
+                )
+                .bind(project_id)
+                .bind(user_id)
+                .bind(role.as_str())
+                .bind(now)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            pub async fn rename_project(&self, id: i64, name: &str) -> Result<(), StoreError> {
+                sqlx::query("update projects set name = $1 where id = $2")
+                    .bind(name)
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            /// Sets (or, with an empty value, revokes) one of a project's keys.
+            pub async fn set_project_key(
+                &self,
+                id: i64,
+                key: ProjectKey,
+                value: &str,
+            ) -> Result<(), StoreError> {
+                let sql = match key {
+                    ProjectKey::ReadWrite => "update projects set api_key_hash = $1 where id = $2",
+                    ProjectKey::ReadOnly => {
+                        "update projects set api_key_ro_hash = $1 where id = $2"
+                    }
+                    ProjectKey::Ping => {
+                        "update projects set ping_key = nullif($1, '') where id = $2"
+                    }
+                };
+                sqlx::query(sql)
+                    .bind(value)
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            /// Which of a project's API keys are set (read-write, read-only).
+            pub async fn project_keys_set(&self, id: i64) -> Result<(bool, bool), StoreError> {
+                let (rw, ro): (bool, bool) = sqlx::query_as(
+                    "select api_key_hash <> '', api_key_ro_hash <> '' from projects where id = $1",
+                )
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok((rw, ro))
+            }
+
+            /// Deletes a project with everything in it.
+            pub async fn delete_project(&self, id: i64) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
+                // Attempts have no foreign key (it would slow the dispatcher's writes).
+                sqlx::query(
+                    "delete from attempts where outbox_id in \
+                     (select id from outbox where project_id = $1)",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("delete from projects where id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
             }
         }
 

@@ -41,7 +41,7 @@ pub enum StoreError {
     UnsupportedUrl,
 }
 
-pub use accounts::{NewSession, Role, SessionRecord, UserRecord};
+pub use accounts::{NewSession, ProjectKey, Role, SessionRecord, UserRecord};
 pub use alerts::{
     AttemptRecord, ChannelRecord, DeadlineWrites, Finished, HeldLease, NewNotification,
     OutboxRecord, OutboxStats, Purpose,
@@ -271,6 +271,19 @@ forward! {
     pub async fn set_password(&self, user_id: i64, password_hash: &str, keep_session: i64) -> Result<(), StoreError>;
     /// The projects a user belongs to, by name, with their role in each.
     pub async fn projects_of_user(&self, user_id: i64) -> Result<Vec<(ProjectRecord, Role)>, StoreError>;
+    /// A new project owned by `user_id`.
+    pub async fn create_project_for(&self, user_id: i64, project: &NewProject, now: i64) -> Result<ProjectRecord, StoreError>;
+    /// The project with this code and the user's role in it, if they are a member.
+    pub async fn project_of_member(&self, code: Uuid, user_id: i64) -> Result<Option<(ProjectRecord, Role)>, StoreError>;
+    /// Adds a user to a project with a role, or changes their role.
+    pub async fn set_member(&self, project_id: i64, user_id: i64, role: Role, now: i64) -> Result<(), StoreError>;
+    pub async fn rename_project(&self, id: i64, name: &str) -> Result<(), StoreError>;
+    /// Sets (or, with an empty value, revokes) one of a project's keys.
+    pub async fn set_project_key(&self, id: i64, key: ProjectKey, value: &str) -> Result<(), StoreError>;
+    /// Which of a project's API keys are set: (read-write, read-only).
+    pub async fn project_keys_set(&self, id: i64) -> Result<(bool, bool), StoreError>;
+    /// Deletes a project with everything in it.
+    pub async fn delete_project(&self, id: i64) -> Result<(), StoreError>;
     /// The site's secret, stored on first use.
     pub async fn site_secret(&self, candidate: &str) -> Result<String, StoreError>;
     pub async fn project_by_badge_key(&self, key: &str) -> Result<Option<ProjectRecord>, StoreError>;

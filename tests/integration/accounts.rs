@@ -1,125 +1,13 @@
 //! Dashboard accounts over HTTP, on both engines: sign up, log in, log out, change password,
 //! CSRF on every form, rate-limited attempts.
 
-use std::collections::BTreeMap;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 
-use crate::support::{TestApp, TestResponse, app_test};
+use crate::support::{TestApp, app_test};
+use crate::web_client::{Browser, assert_redirect, csrf_of};
 
-const EMAIL: &str = "alice@example.org";
-const PASSWORD: &str = "correct horse battery";
-
-/// A browser: keeps the cookies it is given and sends them back.
-#[derive(Default)]
-struct Browser {
-    cookies: BTreeMap<String, String>,
-}
-
-impl Browser {
-    async fn send(
-        &mut self,
-        app: &TestApp,
-        request: axum::http::request::Builder,
-        body: Body,
-    ) -> TestResponse {
-        let cookie: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let request = if cookie.is_empty() {
-            request
-        } else {
-            request.header(header::COOKIE, cookie.join("; "))
-        };
-        let response = app.send(request.body(body).expect("request")).await;
-        for set in response.headers.get_all(header::SET_COOKIE) {
-            let set = set.to_str().expect("ASCII cookie");
-            let (pair, _) = set.split_once(';').unwrap_or((set, ""));
-            let (name, value) = pair.split_once('=').expect("name=value");
-            if set.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        response
-    }
-
-    async fn get(&mut self, app: &TestApp, uri: &str) -> TestResponse {
-        self.send(app, Request::builder().uri(uri), Body::empty())
-            .await
-    }
-
-    /// Posts a form; `fields` are URL-encoded.
-    async fn post(&mut self, app: &TestApp, uri: &str, fields: &[(&str, &str)]) -> TestResponse {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        let request = Request::builder()
-            .method("POST")
-            .uri(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        self.send(app, request, Body::from(body)).await
-    }
-
-    /// Opens a page with a form and sends it with the page's CSRF token.
-    async fn submit(
-        &mut self,
-        app: &TestApp,
-        page: &str,
-        action: &str,
-        fields: &[(&str, &str)],
-    ) -> TestResponse {
-        let form = self.get(app, page).await;
-        let token = csrf_of(&form.text());
-        let mut all = vec![("csrf", token.as_str())];
-        all.extend_from_slice(fields);
-        self.post(app, action, &all).await
-    }
-
-    async fn sign_up(&mut self, app: &TestApp, email: &str, password: &str) -> TestResponse {
-        self.submit(
-            app,
-            "/accounts/signup/",
-            "/accounts/signup/",
-            &[("email", email), ("password", password)],
-        )
-        .await
-    }
-
-    async fn log_in(&mut self, app: &TestApp, email: &str, password: &str) -> TestResponse {
-        self.submit(
-            app,
-            "/accounts/login/",
-            "/accounts/login/",
-            &[("email", email), ("password", password)],
-        )
-        .await
-    }
-
-    fn has_session(&self) -> bool {
-        self.cookies.contains_key("overdue_session")
-    }
-}
-
-/// The value of the page's hidden `csrf` field.
-fn csrf_of(html: &str) -> String {
-    let start = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    html[start..].split('"').next().expect("value").to_owned()
-}
-
-fn assert_redirect(response: &TestResponse, to: &str) {
-    assert!(
-        response.status.is_redirection(),
-        "{} {}",
-        response.status,
-        response.text()
-    );
-    assert_eq!(response.header("location"), Some(to));
-}
+use crate::web_client::{EMAIL, PASSWORD};
 
 async fn user_count(app: &TestApp, email: &str) -> usize {
     usize::from(

@@ -12,7 +12,6 @@ use super::session::{self, MaybeUser, User};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::keys::{hash_password, verify_password};
-use crate::store::NewProject;
 
 /// Shortest password accepted.
 const MIN_PASSWORD: usize = 8;
@@ -240,15 +239,8 @@ pub async fn signup(
         return Ok(with_cookie(StatusCode::BAD_REQUEST, None, page));
     }
     let password_hash = hash(form.password).await?;
-    let project = NewProject {
-        code: uuid::Uuid::new_v4(),
-        name: "My Project".to_owned(),
-        // Keys are made on the project's settings page, and shown once there.
-        api_key_hash: String::new(),
-        api_key_ro_hash: String::new(),
-        ping_key: None,
-        badge_key: uuid::Uuid::new_v4().to_string(),
-    };
+    // Keys are made on the project's settings page, and shown once there.
+    let project = super::projects::keyless_project("My Project");
     let (new_session, token) = session::new_session(&state);
     let now = state.clock.now().timestamp_millis();
     let created = state

@@ -1,0 +1,302 @@
+//! Dashboard projects over HTTP, on both engines: creating one, its API keys (shown once,
+//! working on the API), renaming, deleting, and what each role may do.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use overdue::store::Role;
+
+use crate::support::{TestApp, app_test};
+use crate::web_client::{Browser, EMAIL, PASSWORD, assert_redirect};
+
+/// Signs up and creates a project called `name`; its settings path.
+async fn project(app: &TestApp, browser: &mut Browser, name: &str) -> String {
+    browser.sign_up(app, EMAIL, PASSWORD).await;
+    let response = browser
+        .submit(app, "/", "/projects/new/", &[("name", name)])
+        .await;
+    assert!(response.status.is_redirection(), "{}", response.text());
+    response.header("location").expect("location").to_owned()
+}
+
+/// The key shown once on a settings page.
+fn shown_key(html: &str) -> String {
+    let start = html.find("id=\"new-key\">").expect("a new key on the page") + 13;
+    html[start..].split('<').next().expect("key").to_owned()
+}
+
+async fn api_status(app: &TestApp, key: &str) -> StatusCode {
+    let request = Request::builder()
+        .uri("/api/v3/checks/")
+        .header("x-api-key", key)
+        .body(Body::empty())
+        .expect("request");
+    app.send(request).await.status
+}
+
+app_test!(
+    a_new_project_gets_keys_that_are_shown_once_and_work,
+    |app| {
+        let mut browser = Browser::default();
+        let settings = project(app, &mut browser, "Backups").await;
+        let page = browser.get(app, &settings).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text().contains("Backups"));
+        assert_eq!(page.text().matches("Not set").count(), 3, "{}", page.text());
+
+        let response = browser
+            .submit(
+                app,
+                &settings,
+                &settings,
+                &[("action", "create"), ("key", "rw")],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK);
+        let key = shown_key(&response.text());
+        assert_eq!(key.len(), 32);
+        assert_eq!(api_status(app, &key).await, StatusCode::OK);
+        // Shown once: the page no longer has it.
+        let again = browser.get(app, &settings).await.text();
+        assert!(!again.contains(&key));
+        assert!(!again.contains("id=\"new-key\""));
+
+        let response = browser
+            .submit(
+                app,
+                &settings,
+                &settings,
+                &[("action", "create"), ("key", "ro")],
+            )
+            .await;
+        let read_only = shown_key(&response.text());
+        assert!(read_only.starts_with("hcr_"), "{read_only}");
+        assert_eq!(api_status(app, &read_only).await, StatusCode::OK);
+
+        let response = browser
+            .submit(
+                app,
+                &settings,
+                &settings,
+                &[("action", "revoke"), ("key", "rw")],
+            )
+            .await;
+        assert!(response.text().contains("The key is revoked."));
+        assert_eq!(api_status(app, &key).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(api_status(app, &read_only).await, StatusCode::OK);
+    }
+);
+
+app_test!(project_names_are_checked_next_to_the_field, |app| {
+    let mut browser = Browser::default();
+    browser.sign_up(app, EMAIL, PASSWORD).await;
+    let response = browser
+        .submit(app, "/", "/projects/new/", &[("name", "   ")])
+        .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(response.text().contains("id=\"name-error\">Enter a name."));
+    let long = "x".repeat(101);
+    let response = browser
+        .submit(app, "/", "/projects/new/", &[("name", &long)])
+        .await;
+    assert!(response.text().contains("Use at most 100 characters."));
+    let user = app
+        .store
+        .user_by_email(EMAIL)
+        .await
+        .expect("read")
+        .expect("user");
+    assert_eq!(
+        app.store
+            .projects_of_user(user.id)
+            .await
+            .expect("projects")
+            .len(),
+        1
+    );
+
+    let settings = project_path(app, &mut browser, "Web").await;
+    let response = browser
+        .submit(
+            app,
+            &settings,
+            &settings,
+            &[("action", "rename"), ("name", "")],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(response.text().contains("Enter a name."));
+    let response = browser
+        .submit(
+            app,
+            &settings,
+            &settings,
+            &[("action", "rename"), ("name", "Web shop")],
+        )
+        .await;
+    assert!(response.text().contains("The project is renamed."));
+    assert!(browser.get(app, "/").await.text().contains("Web shop"));
+});
+
+/// Creates another project for the browser's (logged-in) user.
+async fn project_path(app: &TestApp, browser: &mut Browser, name: &str) -> String {
+    let response = browser
+        .submit(app, "/", "/projects/new/", &[("name", name)])
+        .await;
+    response.header("location").expect("location").to_owned()
+}
+
+app_test!(other_users_cannot_see_or_change_a_project, |app| {
+    let mut owner = Browser::default();
+    let settings = project(app, &mut owner, "Private").await;
+    let mut stranger = Browser::default();
+    stranger.sign_up(app, "mallory@example.org", PASSWORD).await;
+    assert_eq!(
+        stranger.get(app, &settings).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Their own token, on someone else's project.
+    let response = stranger
+        .submit(
+            app,
+            "/",
+            &settings,
+            &[("action", "rename"), ("name", "Mine")],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+    assert!(owner.get(app, &settings).await.text().contains("Private"));
+    assert!(!stranger.get(app, "/").await.text().contains("Private"));
+});
+
+app_test!(read_only_members_see_no_controls_and_are_refused, |app| {
+    let mut owner = Browser::default();
+    let settings = project(app, &mut owner, "Shared").await;
+    let mut viewer = Browser::default();
+    viewer.sign_up(app, "viewer@example.org", PASSWORD).await;
+    let owner_id = app
+        .store
+        .user_by_email(EMAIL)
+        .await
+        .expect("read")
+        .expect("owner")
+        .id;
+    let viewer_id = app
+        .store
+        .user_by_email("viewer@example.org")
+        .await
+        .expect("read")
+        .expect("viewer")
+        .id;
+    let shared = app
+        .store
+        .projects_of_user(owner_id)
+        .await
+        .expect("projects")
+        .into_iter()
+        .find(|(p, _)| p.name == "Shared")
+        .expect("shared project")
+        .0;
+
+    for (role, may_manage) in [
+        (Role::ReadOnly, false),
+        (Role::Member, false),
+        (Role::Manager, true),
+    ] {
+        app.store
+            .set_member(shared.id, viewer_id, role, 0)
+            .await
+            .expect("member");
+        let page = viewer.get(app, &settings).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let text = page.text();
+        assert_eq!(text.contains(">Rename</button>"), may_manage, "{role:?}");
+        assert_eq!(text.contains("value=\"create\""), may_manage, "{role:?}");
+        assert!(!text.contains("Delete project"), "{role:?}");
+        // A forged form (their own valid token) changes nothing.
+        let response = viewer
+            .submit(
+                app,
+                &settings,
+                &settings,
+                &[("action", "delete"), ("confirm", "Shared")],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{role:?}");
+        if !may_manage {
+            let response = viewer
+                .submit(
+                    app,
+                    &settings,
+                    &settings,
+                    &[("action", "create"), ("key", "rw")],
+                )
+                .await;
+            assert_eq!(response.status, StatusCode::FORBIDDEN, "{role:?}");
+        }
+    }
+    let (rw, _) = app.store.project_keys_set(shared.id).await.expect("keys");
+    assert!(!rw);
+    assert!(
+        owner
+            .get(app, &settings)
+            .await
+            .text()
+            .contains("Delete project")
+    );
+});
+
+app_test!(
+    deleting_a_project_needs_its_name_and_removes_its_checks,
+    |app| {
+        let mut browser = Browser::default();
+        let settings = project(app, &mut browser, "Old").await;
+        let response = browser
+            .submit(
+                app,
+                &settings,
+                &settings,
+                &[("action", "create"), ("key", "rw")],
+            )
+            .await;
+        let key = shown_key(&response.text());
+        let request = Request::builder()
+            .method("POST")
+            .uri("/api/v3/checks/")
+            .header("x-api-key", key.as_str())
+            .body(Body::from(r#"{"name": "nightly"}"#))
+            .expect("request");
+        assert_eq!(app.send(request).await.status, StatusCode::CREATED);
+
+        let response = browser
+            .submit(
+                app,
+                &settings,
+                &settings,
+                &[("action", "delete"), ("confirm", "old")],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+        let text = response.text();
+        assert!(
+            text.contains("id=\"confirm-error\">Type the project"),
+            "{text}"
+        );
+        assert_eq!(api_status(app, &key).await, StatusCode::OK);
+
+        let response = browser
+            .submit(
+                app,
+                &settings,
+                &settings,
+                &[("action", "delete"), ("confirm", "Old")],
+            )
+            .await;
+        assert_redirect(&response, "/");
+        assert_eq!(
+            browser.get(app, &settings).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(api_status(app, &key).await, StatusCode::UNAUTHORIZED);
+        assert!(!browser.get(app, "/").await.text().contains(">Old<"));
+    }
+);
