@@ -9,6 +9,7 @@ mod badges;
 mod channels_api;
 mod chaos;
 mod checks_api;
+mod checks_web;
 mod cli;
 mod email;
 mod lifecycle_api;

@@ -9,13 +9,9 @@ use crate::support::{TestApp, app_test};
 use crate::web_client::{Browser, EMAIL, PASSWORD, assert_redirect};
 
 /// Signs up and creates a project called `name`; its settings path.
-async fn project(app: &TestApp, browser: &mut Browser, name: &str) -> String {
+pub async fn project(app: &TestApp, browser: &mut Browser, name: &str) -> String {
     browser.sign_up(app, EMAIL, PASSWORD).await;
-    let response = browser
-        .submit(app, "/", "/projects/new/", &[("name", name)])
-        .await;
-    assert!(response.status.is_redirection(), "{}", response.text());
-    response.header("location").expect("location").to_owned()
+    project_path(app, browser, name).await
 }
 
 /// The key shown once on a settings page.
@@ -137,12 +133,15 @@ app_test!(project_names_are_checked_next_to_the_field, |app| {
     assert!(browser.get(app, "/").await.text().contains("Web shop"));
 });
 
-/// Creates another project for the browser's (logged-in) user.
+/// Creates another project for the browser's (logged-in) user; its settings path (a new
+/// project opens on its checks).
 async fn project_path(app: &TestApp, browser: &mut Browser, name: &str) -> String {
     let response = browser
         .submit(app, "/", "/projects/new/", &[("name", name)])
         .await;
-    response.header("location").expect("location").to_owned()
+    let checks = response.header("location").expect("location");
+    assert!(checks.ends_with("/checks/"), "{checks}");
+    checks.replace("/checks/", "/settings/")
 }
 
 app_test!(other_users_cannot_see_or_change_a_project, |app| {

@@ -2,6 +2,7 @@
 //! and JavaScript from `static/`, compiled into the binary.
 
 mod accounts;
+mod checks;
 mod projects;
 mod session;
 
@@ -28,6 +29,10 @@ pub fn routes(limits: &Limits) -> Router<AppState> {
         .login(attempts)
         .route("/", get(projects::list))
         .route("/projects/new/", post(projects::create))
+        .route("/projects/{code}/checks/", get(checks::list))
+        .route("/projects/{code}/checks/status/", get(checks::status))
+        .route("/projects/{code}/checks/preview/", get(checks::preview))
+        .route("/projects/{code}/checks/add/", post(checks::add))
         .route(
             "/projects/{code}/settings/",
             get(projects::settings).post(projects::change_settings),

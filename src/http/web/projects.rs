@@ -147,7 +147,7 @@ pub async fn create(
         .store
         .create_project_for(session.user.id, &keyless_project(&name), now)
         .await?;
-    let to = format!("/projects/{}/settings/", project.code);
+    let to = format!("/projects/{}/checks/", project.code);
     Ok(Redirect::to(&to).into_response())
 }
 
@@ -165,6 +165,7 @@ struct KeyRow {
 struct SettingsPage {
     email: String,
     csrf: String,
+    project_code: String,
     name: String,
     can_manage: bool,
     is_owner: bool,
@@ -187,6 +188,7 @@ impl SettingsPage {
         Ok(SettingsPage {
             email: session.user.email,
             csrf: session.csrf_token,
+            project_code: project.code.to_string(),
             name: project.name.clone(),
             can_manage: role >= Role::Manager,
             is_owner: role == Role::Owner,
@@ -219,7 +221,7 @@ impl SettingsPage {
 }
 
 /// The project at `code` if the user is a member; 404 otherwise, as if it did not exist.
-async fn membership(
+pub(super) async fn membership(
     state: &AppState,
     session: &SessionRecord,
     code: &str,

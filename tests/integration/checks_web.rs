@@ -1,0 +1,399 @@
+//! The dashboard's checks list over HTTP, on both engines: statuses, filters, search, sort,
+//! the live status feed, adding a check with field messages, and the schedule preview.
+
+use axum::http::StatusCode;
+use chrono::Duration;
+use overdue::store::Role;
+use serde_json::Value;
+
+use crate::projects_web::project;
+use crate::support::{TestApp, app_test};
+use crate::web_client::{Browser, EMAIL, assert_redirect};
+
+/// Signs up, makes a project, and gives its checks path and database id.
+async fn checks_page(app: &TestApp, browser: &mut Browser) -> (String, i64) {
+    let settings = project(app, browser, "Jobs").await;
+    let checks = settings.replace("/settings/", "/checks/");
+    let code = checks
+        .split('/')
+        .nth(2)
+        .expect("code")
+        .parse()
+        .expect("uuid");
+    let user = app
+        .store
+        .user_by_email(EMAIL)
+        .await
+        .expect("read")
+        .expect("user");
+    let (project, _) = app
+        .store
+        .project_of_member(code, user.id)
+        .await
+        .expect("read")
+        .expect("member");
+    let id = project.id;
+    (checks, id)
+}
+
+async fn add(
+    app: &TestApp,
+    browser: &mut Browser,
+    checks: &str,
+    fields: &[(&str, &str)],
+) -> crate::support::TestResponse {
+    browser
+        .submit(app, checks, &format!("{checks}add/"), fields)
+        .await
+}
+
+/// The names in the table, in order.
+fn names(html: &str) -> Vec<String> {
+    html.split("<span class=\"check-name\">")
+        .skip(1)
+        .map(|part| part.split('<').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The names the list shows for a query.
+async fn names_at(app: &TestApp, browser: &mut Browser, checks: &str, query: &str) -> Vec<String> {
+    names(&browser.get(app, &format!("{checks}{query}")).await.text())
+}
+
+async fn preview(app: &TestApp, browser: &mut Browser, checks: &str, query: &str) -> Value {
+    browser
+        .get(app, &format!("{checks}preview/?{query}"))
+        .await
+        .json()
+}
+
+/// Form fields, as sent.
+type Fields<'a> = &'a [(&'a str, &'a str)];
+
+app_test!(
+    added_checks_are_listed_with_their_status_and_last_ping,
+    |app| {
+        let mut browser = Browser::default();
+        let (checks, project_id) = checks_page(app, &mut browser).await;
+        let page = browser.get(app, &checks).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text().contains("No checks yet."));
+
+        let response = add(
+            app,
+            &mut browser,
+            &checks,
+            &[
+                ("name", "backup"),
+                ("kind", "simple"),
+                ("timeout", "1"),
+                ("timeout_unit", "3600"),
+                ("grace", "30"),
+                ("grace_unit", "60"),
+                ("tags", "prod db"),
+            ],
+        )
+        .await;
+        assert_redirect(&response, &checks);
+        let response = add(
+            app,
+            &mut browser,
+            &checks,
+            &[
+                ("name", "report"),
+                ("kind", "cron"),
+                ("schedule", "30 2 * * *"),
+                ("tz", "Europe/Riga"),
+                ("grace", "1"),
+                ("grace_unit", "3600"),
+            ],
+        )
+        .await;
+        assert_redirect(&response, &checks);
+
+        let text = browser.get(app, &checks).await.text();
+        assert_eq!(names(&text), ["backup", "report"]);
+        assert!(text.contains("every 1 hour, grace 30 minutes"), "{text}");
+        assert!(text.contains("30 2 * * * (Europe/Riga), grace 1 hour"));
+        assert_eq!(text.matches("status-new").count(), 2);
+
+        // A ping: up, "just now"; two hours on, the simple check is down.
+        let stored = app
+            .store
+            .checks_in_project(project_id)
+            .await
+            .expect("checks");
+        let backup = stored.iter().find(|c| c.name == "backup").expect("backup");
+        app.request("GET", &format!("/ping/{}", backup.code)).await;
+        let feed: Value = browser.get(app, &format!("{checks}status/")).await.json();
+        let entry = |feed: &Value| {
+            feed["details"]
+                .as_array()
+                .expect("details")
+                .iter()
+                .find(|d| d["code"] == backup.code.to_string())
+                .expect("backup in feed")
+                .clone()
+        };
+        assert_eq!(entry(&feed)["status"], "up");
+        assert_eq!(entry(&feed)["last_ping_age"], "just now");
+        app.clock.advance(Duration::hours(2));
+        let feed: Value = browser.get(app, &format!("{checks}status/")).await.json();
+        assert_eq!(entry(&feed)["status"], "down");
+        assert_eq!(entry(&feed)["last_ping_age"], "2 hours ago");
+        let text = browser.get(app, &checks).await.text();
+        assert!(text.contains("status-down"));
+    }
+);
+
+app_test!(the_list_filters_searches_and_sorts, |app| {
+    let mut browser = Browser::default();
+    let (checks, project_id) = checks_page(app, &mut browser).await;
+    for (name, tags) in [("charlie", "prod"), ("alpha", "prod db"), ("bravo", "dev")] {
+        add(
+            app,
+            &mut browser,
+            &checks,
+            &[
+                ("name", name),
+                ("kind", "simple"),
+                ("timeout", "1"),
+                ("timeout_unit", "86400"),
+                ("grace", "1"),
+                ("grace_unit", "3600"),
+                ("tags", tags),
+            ],
+        )
+        .await;
+    }
+    let bravo = app
+        .store
+        .checks_in_project(project_id)
+        .await
+        .expect("checks")
+        .into_iter()
+        .find(|c| c.name == "bravo")
+        .expect("bravo");
+    app.request("GET", &format!("/ping/{}", bravo.code)).await;
+
+    assert_eq!(
+        names_at(app, &mut browser, &checks, "").await,
+        ["charlie", "alpha", "bravo"]
+    );
+    assert_eq!(
+        names_at(app, &mut browser, &checks, "?sort=name").await,
+        ["alpha", "bravo", "charlie"]
+    );
+    assert_eq!(
+        names_at(app, &mut browser, &checks, "?sort=-name").await,
+        ["charlie", "bravo", "alpha"]
+    );
+    assert_eq!(
+        names_at(app, &mut browser, &checks, "?tag=prod").await,
+        ["charlie", "alpha"]
+    );
+    assert_eq!(
+        names_at(app, &mut browser, &checks, "?tag=prod&tag=db").await,
+        ["alpha"]
+    );
+    assert_eq!(
+        names_at(app, &mut browser, &checks, "?search=ALP").await,
+        ["alpha"]
+    );
+    assert_eq!(
+        names_at(
+            app,
+            &mut browser,
+            &checks,
+            &format!("?search={}", &bravo.code.to_string()[..8])
+        )
+        .await,
+        ["bravo"]
+    );
+    assert_eq!(
+        names_at(app, &mut browser, &checks, "?status=up").await,
+        ["bravo"]
+    );
+    assert_eq!(
+        names_at(app, &mut browser, &checks, "?status=new&sort=name").await,
+        ["alpha", "charlie"]
+    );
+    let none = browser
+        .get(app, &format!("{checks}?search=zzz"))
+        .await
+        .text();
+    assert!(none.contains("No check matches."));
+});
+
+app_test!(
+    adding_a_check_explains_bad_input_and_creates_nothing,
+    |app| {
+        let mut browser = Browser::default();
+        let (checks, project_id) = checks_page(app, &mut browser).await;
+        let cases: [(Fields, &str, &str); 5] = [
+            (
+                &[
+                    ("kind", "simple"),
+                    ("timeout", "10"),
+                    ("timeout_unit", "1"),
+                    ("grace", "1"),
+                    ("grace_unit", "3600"),
+                ],
+                "add-timeout-error",
+                "Use at least 1 minute.",
+            ),
+            (
+                &[
+                    ("kind", "simple"),
+                    ("timeout", "x"),
+                    ("timeout_unit", "60"),
+                    ("grace", "1"),
+                    ("grace_unit", "3600"),
+                ],
+                "add-timeout-error",
+                "Enter a whole number.",
+            ),
+            (
+                &[
+                    ("kind", "cron"),
+                    ("schedule", "61 * * * *"),
+                    ("tz", "UTC"),
+                    ("grace", "1"),
+                    ("grace_unit", "3600"),
+                ],
+                "add-schedule-error",
+                "This is not a valid schedule.",
+            ),
+            (
+                &[
+                    ("kind", "cron"),
+                    ("schedule", "0 * * * *"),
+                    ("tz", "Mars/Olympus"),
+                    ("grace", "1"),
+                    ("grace_unit", "3600"),
+                ],
+                "add-tz-error",
+                "Choose a time zone from the list.",
+            ),
+            (
+                &[
+                    ("kind", "simple"),
+                    ("timeout", "1"),
+                    ("timeout_unit", "86400"),
+                    ("grace", "400"),
+                    ("grace_unit", "86400"),
+                ],
+                "add-grace-error",
+                "Use at most 365 days.",
+            ),
+        ];
+        for (fields, id, message) in cases {
+            let mut all = vec![("name", "bad")];
+            all.extend_from_slice(fields);
+            let response = add(app, &mut browser, &checks, &all).await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{id}");
+            let text = response.text();
+            assert!(
+                text.contains(&format!("id=\"{id}\">{message}")),
+                "{id}: {text}"
+            );
+            // The form is shown again, open, with what was typed.
+            assert!(text.contains("<details class=\"card add\" open>"));
+            assert!(text.contains("value=\"bad\""));
+        }
+        assert!(
+            app.store
+                .checks_in_project(project_id)
+                .await
+                .expect("checks")
+                .is_empty()
+        );
+    }
+);
+
+app_test!(the_preview_lists_the_next_runs_in_the_zone, |app| {
+    let mut browser = Browser::default();
+    let (checks, _) = checks_page(app, &mut browser).await;
+    // The clock is 2024-03-01 10:00 UTC: 12:00 in Riga.
+    let runs = preview(
+        app,
+        &mut browser,
+        &checks,
+        "schedule=30+2+*+*+*&tz=Europe%2FRiga",
+    )
+    .await;
+    let next: Vec<&str> = runs["next"]
+        .as_array()
+        .expect("next")
+        .iter()
+        .map(|v| v.as_str().expect("text"))
+        .collect();
+    assert_eq!(next.len(), 5);
+    assert_eq!(next[0], "Sat 2024-03-02 02:30 EET");
+    assert_eq!(next[1], "Sun 2024-03-03 02:30 EET");
+    let runs = preview(
+        app,
+        &mut browser,
+        &checks,
+        "schedule=Mon+*-*-*+09:00&tz=UTC",
+    )
+    .await;
+    assert_eq!(runs["next"][0], "Mon 2024-03-04 09:00 UTC");
+    assert_eq!(
+        preview(app, &mut browser, &checks, "schedule=nonsense&tz=UTC").await["error"],
+        "This is not a valid schedule."
+    );
+    assert_eq!(
+        preview(app, &mut browser, &checks, "schedule=0+*+*+*+*&tz=Nowhere").await["error"],
+        "Choose a time zone from the list."
+    );
+});
+
+app_test!(read_only_members_and_strangers_cannot_add_checks, |app| {
+    let mut owner = Browser::default();
+    let (checks, project_id) = checks_page(app, &mut owner).await;
+    let mut viewer = Browser::default();
+    viewer
+        .sign_up(app, "viewer@example.org", "correct horse battery")
+        .await;
+    let fields = [
+        ("name", "sneaky"),
+        ("kind", "simple"),
+        ("timeout", "1"),
+        ("timeout_unit", "86400"),
+        ("grace", "1"),
+        ("grace_unit", "3600"),
+    ];
+    // Not a member: the project does not exist for them.
+    assert_eq!(viewer.get(app, &checks).await.status, StatusCode::NOT_FOUND);
+    let response = viewer
+        .submit(app, "/", &format!("{checks}add/"), &fields)
+        .await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+
+    let viewer_id = app
+        .store
+        .user_by_email("viewer@example.org")
+        .await
+        .expect("read")
+        .expect("viewer")
+        .id;
+    app.store
+        .set_member(project_id, viewer_id, Role::ReadOnly, 0)
+        .await
+        .expect("member");
+    let page = viewer.get(app, &checks).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.text().contains("Add check"));
+    let response = viewer
+        .submit(app, &checks, &format!("{checks}add/"), &fields)
+        .await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+    assert!(
+        app.store
+            .checks_in_project(project_id)
+            .await
+            .expect("checks")
+            .is_empty()
+    );
+});
