@@ -38,11 +38,16 @@ run() {
     sleep 0.2
   done
   echo "==> schemathesis on $engine ($examples examples per operation)"
-  st run "http://127.0.0.1:$port/api/v3/openapi.json" \
+  if ! st run "http://127.0.0.1:$port/api/v3/openapi.json" \
     --header "X-Api-Key: $key" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
     --max-examples "$examples" --seed 1 --generation-database none --generation-allow-x00 true \
-    --report junit --report-dir "$work/report-$engine"
+    --request-timeout 30 \
+    --report junit --report-dir "$work/report-$engine"; then
+    echo "==> schemathesis failed on $engine; the server's log ends:" >&2
+    tail -n 60 "$work/$engine.log" >&2
+    exit 1
+  fi
   kill "$server" && wait "$server" 2>/dev/null || true
   server=""
   if grep -q "panicked" "$work/$engine.log"; then
