@@ -114,28 +114,8 @@ macro_rules! accounts_engine {
                 let Some(user) = user else {
                     return Ok(None);
                 };
-                let (project_id,): (i64,) = sqlx::query_as(
-                    "insert into projects (code, name, api_key_hash, api_key_ro_hash, ping_key, \
-                     badge_key, created) values ($1, $2, $3, $4, $5, $6, $7) returning id",
-                )
-                .bind(project.code)
-                .bind(&project.name)
-                .bind(&project.api_key_hash)
-                .bind(&project.api_key_ro_hash)
-                .bind(&project.ping_key)
-                .bind(&project.badge_key)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "insert into memberships (project_id, user_id, role, created) \
-                     values ($1, $2, 'owner', $3)",
-                )
-                .bind(project_id)
-                .bind(user.id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                let project = insert_project(&mut tx, project, now).await?;
+                insert_owner(&mut tx, project.id, user.id, now).await?;
                 insert_session(&mut tx, user.id, session, now).await?;
                 tx.commit().await?;
                 Ok(Some(user))
@@ -261,29 +241,8 @@ macro_rules! accounts_engine {
                 now: i64,
             ) -> Result<ProjectRecord, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let record = sqlx::query_as::<_, ProjectRecord>(concat!(
-                    "insert into projects (code, name, api_key_hash, api_key_ro_hash, ping_key, \
-                     badge_key, created) values ($1, $2, $3, $4, $5, $6, $7) returning ",
-                    project_columns!()
-                ))
-                .bind(project.code)
-                .bind(&project.name)
-                .bind(&project.api_key_hash)
-                .bind(&project.api_key_ro_hash)
-                .bind(&project.ping_key)
-                .bind(&project.badge_key)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "insert into memberships (project_id, user_id, role, created) \
-                     values ($1, $2, 'owner', $3)",
-                )
-                .bind(record.id)
-                .bind(user_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                let record = insert_project(&mut tx, project, now).await?;
+                insert_owner(&mut tx, record.id, user_id, now).await?;
                 tx.commit().await?;
                 Ok(record)
             }
@@ -397,6 +356,46 @@ macro_rules! accounts_engine {
                 tx.commit().await?;
                 Ok(())
             }
+        }
+
+        /// Inserts a project; `now` in epoch milliseconds.
+        pub(super) async fn insert_project(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            project: &NewProject,
+            now: i64,
+        ) -> Result<ProjectRecord, StoreError> {
+            Ok(sqlx::query_as::<_, ProjectRecord>(concat!(
+                "insert into projects (code, name, api_key_hash, api_key_ro_hash, ping_key, \
+                 badge_key, created) values ($1, $2, $3, $4, $5, $6, $7) returning ",
+                project_columns!()
+            ))
+            .bind(project.code)
+            .bind(&project.name)
+            .bind(&project.api_key_hash)
+            .bind(&project.api_key_ro_hash)
+            .bind(&project.ping_key)
+            .bind(&project.badge_key)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?)
+        }
+
+        async fn insert_owner(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            project_id: i64,
+            user_id: i64,
+            now: i64,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "insert into memberships (project_id, user_id, role, created) \
+                 values ($1, $2, 'owner', $3)",
+            )
+            .bind(project_id)
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
         }
 
         async fn insert_session(

@@ -117,20 +117,9 @@ macro_rules! engine {
                 project: &NewProject,
                 now: DateTime<Utc>,
             ) -> Result<ProjectRecord, StoreError> {
-                let record = sqlx::query_as::<_, ProjectRecord>(concat!(
-                    "insert into projects (code, name, api_key_hash, api_key_ro_hash, ping_key, \
-                     badge_key, created) values ($1, $2, $3, $4, $5, $6, $7) returning ",
-                    project_columns!()
-                ))
-                .bind(project.code)
-                .bind(&project.name)
-                .bind(&project.api_key_hash)
-                .bind(&project.api_key_ro_hash)
-                .bind(&project.ping_key)
-                .bind(&project.badge_key)
-                .bind(millis(now))
-                .fetch_one(&self.writer)
-                .await?;
+                let mut tx = self.begin_write().await?;
+                let record = insert_project(&mut tx, project, millis(now)).await?;
+                tx.commit().await?;
                 Ok(record)
             }
 
