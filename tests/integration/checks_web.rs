@@ -49,9 +49,12 @@ async fn add(
 
 /// The names in the table, in order.
 fn names(html: &str) -> Vec<String> {
-    html.split("<span class=\"check-name\">")
+    html.split("class=\"check-name\"")
         .skip(1)
-        .map(|part| part.split('<').next().unwrap_or_default().to_owned())
+        .map(|part| {
+            let text = part.split_once('>').map_or("", |(_, rest)| rest);
+            text.split('<').next().unwrap_or_default().to_owned()
+        })
         .collect()
 }
 
@@ -397,3 +400,221 @@ app_test!(read_only_members_and_strangers_cannot_add_checks, |app| {
             .is_empty()
     );
 });
+
+/// Adds a simple daily check called `name` through the list page; its page path.
+async fn add_daily(
+    app: &TestApp,
+    browser: &mut Browser,
+    checks: &str,
+    project_id: i64,
+    name: &str,
+) -> (String, overdue::store::CheckRecord) {
+    let fields = [
+        ("name", name),
+        ("kind", "simple"),
+        ("timeout", "1"),
+        ("timeout_unit", "86400"),
+        ("grace", "1"),
+        ("grace_unit", "3600"),
+    ];
+    assert_redirect(&add(app, browser, checks, &fields).await, checks);
+    let check = app
+        .store
+        .checks_in_project(project_id)
+        .await
+        .expect("checks")
+        .into_iter()
+        .find(|c| c.name == name)
+        .expect("added");
+    (format!("/checks/{}/", check.code), check)
+}
+
+app_test!(
+    the_check_page_shows_how_to_ping_and_edits_the_details,
+    |app| {
+        let mut browser = Browser::default();
+        let (checks, project_id) = checks_page(app, &mut browser).await;
+        let (page, check) = add_daily(app, &mut browser, &checks, project_id, "backup").await;
+        let text = browser.get(app, &page).await.text();
+        let ping_url = format!("http://overdue.test/ping/{}", check.code);
+        assert!(
+            text.contains(&format!("id=\"ping-url\">{ping_url}<")),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "curl -fsS -m 10 --retry 5 -o /dev/null {ping_url}/start"
+        )));
+        assert!(!text.contains("id=\"slug-url\""), "no ping key yet");
+
+        let response = browser
+            .submit(
+                app,
+                &page,
+                &page,
+                &[
+                    ("action", "edit"),
+                    ("name", "nightly backup"),
+                    ("slug", "Not A Slug"),
+                    ("tags", "db"),
+                    ("desc", ""),
+                ],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+        let text = response.text();
+        assert!(
+            text.contains("id=\"slug-error\">Use lowercase letters, digits, - and _ only."),
+            "{text}"
+        );
+        assert!(text.contains("value=\"Not A Slug\""));
+        assert_eq!(app.reload(&check).await.name, "backup");
+
+        let response = browser
+            .submit(
+                app,
+                &page,
+                &page,
+                &[
+                    ("action", "edit"),
+                    ("name", "nightly backup"),
+                    ("slug", "nightly-backup"),
+                    ("tags", "db prod"),
+                    ("desc", "Runs at 2"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert!(response.text().contains("Saved."));
+        let saved = app.reload(&check).await;
+        assert_eq!(
+            (
+                saved.name.as_str(),
+                saved.slug.as_str(),
+                saved.tags.as_str(),
+                saved.desc.as_str()
+            ),
+            ("nightly backup", "nightly-backup", "db prod", "Runs at 2")
+        );
+    }
+);
+
+app_test!(
+    the_event_log_shows_pings_flips_and_delivery_attempts,
+    |app| {
+        let mut browser = Browser::default();
+        let (checks, project_id) = checks_page(app, &mut browser).await;
+        let (page, check) = add_daily(app, &mut browser, &checks, project_id, "job").await;
+        assert!(browser.get(app, &page).await.text().contains("Nothing yet"));
+        // A webhook of the dashboard's project that fails (a private address is refused).
+        let channel = overdue::store::ChannelRecord {
+            id: 0,
+            code: uuid::Uuid::new_v4(),
+            project_id,
+            name: "ops hook".to_owned(),
+            kind: "webhook".to_owned(),
+            value: r#"{"url_down": "http://127.0.0.1:9/down", "method_down": "GET"}"#.to_owned(),
+            secret: String::new(),
+            email_verified: false,
+            verify_token_hash: String::new(),
+            disabled: false,
+            last_notify: None,
+            last_notify_duration: None,
+            last_error: String::new(),
+            created: 0,
+        };
+        let channel = app.store.create_channel(&channel).await.expect("channel");
+        app.store
+            .set_check_channels(check.id, &[channel.id])
+            .await
+            .expect("assign");
+
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("/ping/{}/fail", check.code))
+            .header("user-agent", "backup-script/1.0")
+            .body(axum::body::Body::from("disk full"))
+            .expect("request");
+        app.send(request).await;
+        app.dispatcher().tick().await.expect("dispatch");
+
+        let text = browser.get(app, &page).await.text();
+        assert!(text.contains("badge-fail"), "{text}");
+        assert!(text.contains("backup-script/1.0"));
+        assert!(text.contains("disk full"));
+        assert!(text.contains("Status changed from new to down"));
+        assert!(text.contains("Notified ops hook (webhook) that the check is down"));
+        assert!(text.contains("Attempt 1:"), "{text}");
+    }
+);
+
+app_test!(pause_resume_and_delete_from_the_check_page, |app| {
+    let mut browser = Browser::default();
+    let (checks, project_id) = checks_page(app, &mut browser).await;
+    let (page, check) = add_daily(app, &mut browser, &checks, project_id, "job").await;
+    app.request("GET", &format!("/ping/{}", check.code)).await;
+
+    let response = browser
+        .submit(app, &page, &page, &[("action", "pause")])
+        .await;
+    assert!(response.text().contains("Paused"));
+    assert_eq!(app.reload(&check).await.state.status.as_str(), "paused");
+    assert!(response.text().contains("value=\"resume\""));
+    let response = browser
+        .submit(app, &page, &page, &[("action", "resume")])
+        .await;
+    assert!(response.text().contains("Resumed"));
+    assert_eq!(app.reload(&check).await.state.status.as_str(), "new");
+
+    let response = browser
+        .submit(app, &page, &page, &[("action", "delete")])
+        .await;
+    assert_redirect(&response, &checks);
+    assert_eq!(browser.get(app, &page).await.status, StatusCode::NOT_FOUND);
+    assert!(
+        app.store
+            .check_by_code(check.code)
+            .await
+            .expect("read")
+            .is_none()
+    );
+});
+
+app_test!(
+    read_only_members_see_the_check_but_cannot_change_it,
+    |app| {
+        let mut owner = Browser::default();
+        let (checks, project_id) = checks_page(app, &mut owner).await;
+        let (page, check) = add_daily(app, &mut owner, &checks, project_id, "job").await;
+        let mut viewer = Browser::default();
+        viewer
+            .sign_up(app, "viewer@example.org", "correct horse battery")
+            .await;
+        assert_eq!(viewer.get(app, &page).await.status, StatusCode::NOT_FOUND);
+        let viewer_id = app
+            .store
+            .user_by_email("viewer@example.org")
+            .await
+            .expect("read")
+            .expect("viewer")
+            .id;
+        app.store
+            .set_member(project_id, viewer_id, Role::ReadOnly, 0)
+            .await
+            .expect("member");
+        let text = viewer.get(app, &page).await.text();
+        assert!(text.contains("id=\"ping-url\""));
+        assert!(
+            !text.contains("value=\"pause\"")
+                && !text.contains("Delete check")
+                && !text.contains(">Save<")
+        );
+        for fields in [
+            [("action", "delete"), ("name", "")],
+            [("action", "edit"), ("name", "renamed")],
+        ] {
+            let response = viewer.submit(app, &page, &page, &fields).await;
+            assert_eq!(response.status, StatusCode::FORBIDDEN);
+        }
+        assert_eq!(app.reload(&check).await.name, "job");
+    }
+);

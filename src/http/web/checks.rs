@@ -152,7 +152,7 @@ fn period(d: Duration) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-fn schedule_text(check: &CheckRecord) -> String {
+pub(super) fn schedule_text(check: &CheckRecord) -> String {
     let s = &check.state;
     match s.kind {
         CheckKind::Simple => format!("every {}, grace {}", period(s.timeout), period(s.grace)),

@@ -2,6 +2,7 @@
 //! and JavaScript from `static/`, compiled into the binary.
 
 mod accounts;
+mod check_page;
 mod checks;
 mod projects;
 mod session;
@@ -33,6 +34,10 @@ pub fn routes(limits: &Limits) -> Router<AppState> {
         .route("/projects/{code}/checks/status/", get(checks::status))
         .route("/projects/{code}/checks/preview/", get(checks::preview))
         .route("/projects/{code}/checks/add/", post(checks::add))
+        .route(
+            "/checks/{code}/",
+            get(check_page::show).post(check_page::change),
+        )
         .route(
             "/projects/{code}/settings/",
             get(projects::settings).post(projects::change_settings),
