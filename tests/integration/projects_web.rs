@@ -299,3 +299,67 @@ app_test!(
         assert!(!browser.get(app, "/").await.text().contains(">Old<"));
     }
 );
+
+app_test!(the_badges_page_gives_working_urls_per_tag, |app| {
+    let mut browser = Browser::default();
+    let settings = project(app, &mut browser, "Public").await;
+    let checks = settings.replace("/settings/", "/checks/");
+    let badges = settings.replace("/settings/", "/badges/");
+    let fields = [
+        ("name", "web"),
+        ("kind", "simple"),
+        ("timeout", "1"),
+        ("timeout_unit", "86400"),
+        ("grace", "1"),
+        ("grace_unit", "3600"),
+        ("tags", "prod"),
+    ];
+    let response = browser
+        .submit(app, &checks, &format!("{checks}add/"), &fields)
+        .await;
+    assert!(response.status.is_redirection(), "{}", response.text());
+
+    let urls = |html: &str| -> Vec<String> {
+        html.split("<code class=\"secret\">")
+            .skip(1)
+            .map(|part| {
+                part.split('<')
+                    .next()
+                    .unwrap_or_default()
+                    .replace("&#x2f;", "/")
+            })
+            .collect()
+    };
+    let text = browser.get(app, &badges).await.text();
+    assert!(text.contains("<span class=\"tag\">prod</span>"), "{text}");
+    let found = urls(&text);
+    assert_eq!(found.len(), 2, "prod and all checks: {found:?}");
+    for url in &found {
+        assert!(url.ends_with(".svg"), "{url}");
+        let path = url.strip_prefix("http://overdue.test").expect("site URL");
+        let response = app.request("GET", path).await;
+        assert_eq!(response.status, StatusCode::OK, "{path}");
+        assert_eq!(response.header("content-type"), Some("image/svg+xml"));
+    }
+    let json = urls(
+        &browser
+            .get(app, &format!("{badges}?format=json&states=2"))
+            .await
+            .text(),
+    );
+    let path = json[0]
+        .strip_prefix("http://overdue.test")
+        .expect("site URL");
+    assert!(
+        path.ends_with("/prod.json") && path.contains("-2/"),
+        "{path}"
+    );
+    assert_eq!(app.request("GET", path).await.json()["status"], "up");
+
+    let mut stranger = Browser::default();
+    stranger.sign_up(app, "mallory@example.org", PASSWORD).await;
+    assert_eq!(
+        stranger.get(app, &badges).await.status,
+        StatusCode::NOT_FOUND
+    );
+});

@@ -2,6 +2,7 @@
 //! and JavaScript from `static/`, compiled into the binary.
 
 mod accounts;
+mod badges_page;
 mod check_page;
 mod checks;
 mod projects;
@@ -38,6 +39,7 @@ pub fn routes(limits: &Limits) -> Router<AppState> {
             "/checks/{code}/",
             get(check_page::show).post(check_page::change),
         )
+        .route("/projects/{code}/badges/", get(badges_page::show))
         .route(
             "/projects/{code}/settings/",
             get(projects::settings).post(projects::change_settings),
