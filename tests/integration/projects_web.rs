@@ -363,3 +363,185 @@ app_test!(the_badges_page_gives_working_urls_per_tag, |app| {
         StatusCode::NOT_FOUND
     );
 });
+
+app_test!(
+    integrations_are_added_tested_and_removed_on_their_page,
+    |app| {
+        let mut browser = Browser::default();
+        let settings = project(app, &mut browser, "Alerts").await;
+        let page = settings.replace("/settings/", "/integrations/");
+        let text = browser.get(app, &page).await.text();
+        assert!(text.contains("No integrations yet"));
+
+        // Bad input: a message by the field, nothing saved.
+        let response = browser
+            .submit(
+                app,
+                &page,
+                &page,
+                &[
+                    ("action", "add-webhook"),
+                    ("name", "hook"),
+                    ("url_down", "not a url"),
+                    ("url_up", ""),
+                ],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+        let text = response.text();
+        assert!(text.contains("id=\"url-down-error\">"), "{text}");
+        assert!(text.contains("value=\"not a url\""));
+        let response = browser
+            .submit(
+                app,
+                &page,
+                &page,
+                &[("action", "add-email"), ("name", ""), ("address", "nobody")],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+        assert!(
+            response.text().contains("id=\"address-error\">"),
+            "{}",
+            response.text()
+        );
+        let user = app
+            .store
+            .user_by_email(EMAIL)
+            .await
+            .expect("read")
+            .expect("user");
+        let (project, _) = app
+            .store
+            .projects_of_user(user.id)
+            .await
+            .expect("projects")
+            .into_iter()
+            .find(|(p, _)| p.name == "Alerts")
+            .expect("project");
+        assert!(
+            app.store
+                .channels_in_project(project.id)
+                .await
+                .expect("channels")
+                .is_empty()
+        );
+
+        // A webhook to a private address: its test fails, and the page says why.
+        let response = browser
+            .submit(
+                app,
+                &page,
+                &page,
+                &[
+                    ("action", "add-webhook"),
+                    ("name", "ops"),
+                    ("url_down", "http://127.0.0.1:9/down"),
+                    ("url_up", ""),
+                ],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        assert!(response.text().contains("http://127.0.0.1:9/down"));
+        let response = browser
+            .submit(
+                app,
+                &page,
+                &page,
+                &[
+                    ("action", "add-email"),
+                    ("name", "me"),
+                    ("address", "ops@example.org"),
+                ],
+            )
+            .await;
+        assert!(response.text().contains("Not verified yet"));
+        let channels = app
+            .store
+            .channels_in_project(project.id)
+            .await
+            .expect("channels");
+        assert_eq!(channels.len(), 2);
+        let hook = channels
+            .iter()
+            .find(|c| c.kind == "webhook")
+            .expect("webhook");
+
+        let response = browser
+            .submit(
+                app,
+                &page,
+                &page,
+                &[("action", "test"), ("channel", &hook.code.to_string())],
+            )
+            .await;
+        assert!(
+            response
+                .text()
+                .contains("A test notification is on its way.")
+        );
+        app.dispatcher().tick().await.expect("dispatch");
+        let text = browser.get(app, &page).await.text();
+        assert!(text.contains("Last error:"), "{text}");
+
+        let response = browser
+            .submit(
+                app,
+                &page,
+                &page,
+                &[("action", "remove"), ("channel", &hook.code.to_string())],
+            )
+            .await;
+        assert!(response.text().contains("Removed."));
+        assert_eq!(
+            app.store
+                .channels_in_project(project.id)
+                .await
+                .expect("channels")
+                .len(),
+            1
+        );
+
+        // Read-only members see the list, no controls, and their forged forms are refused.
+        let mut viewer = Browser::default();
+        viewer.sign_up(app, "viewer@example.org", PASSWORD).await;
+        assert_eq!(viewer.get(app, &page).await.status, StatusCode::NOT_FOUND);
+        let viewer_id = app
+            .store
+            .user_by_email("viewer@example.org")
+            .await
+            .expect("read")
+            .expect("viewer")
+            .id;
+        app.store
+            .set_member(project.id, viewer_id, Role::ReadOnly, 0)
+            .await
+            .expect("member");
+        let text = viewer.get(app, &page).await.text();
+        assert!(
+            text.contains("ops@example.org")
+                && !text.contains("Add a webhook")
+                && !text.contains("Send test")
+        );
+        let response = viewer
+            .submit(
+                app,
+                &page,
+                &page,
+                &[
+                    ("action", "add-webhook"),
+                    ("url_down", "https://example.org/x"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            app.store
+                .channels_in_project(project.id)
+                .await
+                .expect("channels")
+                .len(),
+            1
+        );
+    }
+);

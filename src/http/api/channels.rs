@@ -73,7 +73,7 @@ fn channel_json(channel: &ChannelRecord, with_secret: bool) -> Value {
 }
 
 /// The kind and settings a request gives, validated and in stored form.
-fn parse_settings(body: &Map<String, Value>, kind: &str) -> Result<String, AppError> {
+pub(crate) fn parse_settings(body: &Map<String, Value>, kind: &str) -> Result<String, AppError> {
     let bad = |message: String| AppError::BadRequest(format!("json validation error: {message}"));
     let Some(settings) = body.get(kind) else {
         return Err(bad(format!("{kind} is missing")));
@@ -178,10 +178,23 @@ pub async fn create_channel(
     };
     let name = parse_name(&body, "")?;
     let value = parse_settings(&body, &kind)?;
+    let channel = add_channel(&state, project.id, kind, name, value).await?;
+    Ok((StatusCode::CREATED, Json(channel_json(&channel, true))).into_response())
+}
+
+/// Saves a new channel of a project (its settings validated already) and assigns it to every
+/// check of the project; an email channel is sent its verification link.
+pub(crate) async fn add_channel(
+    state: &AppState,
+    project_id: i64,
+    kind: String,
+    name: String,
+    value: String,
+) -> Result<ChannelRecord, AppError> {
     let channel = ChannelRecord {
         id: 0,
         code: Uuid::new_v4(),
-        project_id: project.id,
+        project_id,
         name,
         secret: if kind == "webhook" {
             webhook::new_secret()
@@ -201,12 +214,30 @@ pub async fn create_channel(
     let channel = state.store.create_channel(&channel).await?;
     state
         .store
-        .assign_channel_to_all(channel.id, project.id)
+        .assign_channel_to_all(channel.id, project_id)
         .await?;
     if channel.kind == "email" {
-        request_verification(&state, &channel).await?;
+        request_verification(state, &channel).await?;
     }
-    Ok((StatusCode::CREATED, Json(channel_json(&channel, true))).into_response())
+    Ok(channel)
+}
+
+/// Queues a test notification ("down") to a channel.
+pub(crate) async fn queue_test(
+    state: &AppState,
+    channel: &ChannelRecord,
+) -> Result<crate::store::OutboxRecord, AppError> {
+    let now = state.clock.now();
+    let notification = NewNotification {
+        project_id: channel.project_id,
+        check_id: None,
+        channel_id: channel.id,
+        purpose: Purpose::Test,
+        direction: "down",
+        reason: "",
+        changed_at: now,
+    };
+    Ok(state.store.enqueue(&notification, now).await?)
 }
 
 /// A channel of the caller's project: 404 if there is none, 403 if it is another's.
@@ -368,17 +399,7 @@ pub async fn test_channel(
     let body = parse_body(&body)?;
     let project = authorize_write(&state, &headers, body.as_ref()).await?;
     let channel = owned_channel(&state, &project, &code).await?;
-    let now = state.clock.now();
-    let notification = NewNotification {
-        project_id: project.id,
-        check_id: None,
-        channel_id: channel.id,
-        purpose: Purpose::Test,
-        direction: "down",
-        reason: "",
-        changed_at: now,
-    };
-    let queued = state.store.enqueue(&notification, now).await?;
+    let queued = queue_test(&state, &channel).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "notification": queued.code })),

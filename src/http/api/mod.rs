@@ -1,7 +1,7 @@
 //! The Management API under `/api/v1/`, `/api/v2/` and `/api/v3/`: healthchecks.io's
 //! authentication, CORS and error answers, shared by every endpoint.
 
-mod channels;
+pub mod channels;
 mod checks;
 mod history;
 pub mod json;

@@ -5,6 +5,7 @@ mod accounts;
 mod badges_page;
 mod check_page;
 mod checks;
+mod integrations;
 mod projects;
 mod session;
 
@@ -40,6 +41,10 @@ pub fn routes(limits: &Limits) -> Router<AppState> {
             get(check_page::show).post(check_page::change),
         )
         .route("/projects/{code}/badges/", get(badges_page::show))
+        .route(
+            "/projects/{code}/integrations/",
+            get(integrations::show).post(integrations::change),
+        )
         .route(
             "/projects/{code}/settings/",
             get(projects::settings).post(projects::change_settings),

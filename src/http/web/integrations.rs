@@ -1,0 +1,211 @@
+//! A project's integrations: its email and webhook channels with their last result, adding
+//! them (validated as the API validates), sending a test notification, and removing them.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, json};
+
+use super::projects::membership;
+use super::session::{self, User};
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::http::api::channels::{add_channel, parse_settings, queue_test};
+use crate::store::{ProjectRecord, Role, SessionRecord};
+
+struct ChannelRow {
+    code: String,
+    name: String,
+    kind: String,
+    /// The address, or the URLs called.
+    target: String,
+    /// Email channels alert only once their address is verified.
+    unverified: bool,
+    last_error: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "integrations.html")]
+struct IntegrationsPage {
+    email: String,
+    csrf: String,
+    project_code: String,
+    project_name: String,
+    can_write: bool,
+    channels: Vec<ChannelRow>,
+    notice: Option<&'static str>,
+    form: ChannelForm,
+    errors: ChannelErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChannelForm {
+    csrf: String,
+    /// `add-email`, `add-webhook`, `test` or `remove`.
+    action: String,
+    channel: String,
+    name: String,
+    address: String,
+    url_down: String,
+    url_up: String,
+}
+
+#[derive(Debug, Default)]
+struct ChannelErrors {
+    address: Option<String>,
+    url_down: Option<String>,
+    url_up: Option<String>,
+}
+
+async fn page(
+    state: &AppState,
+    session: SessionRecord,
+    project: &ProjectRecord,
+    role: Role,
+) -> Result<IntegrationsPage, AppError> {
+    let channels = state
+        .store
+        .channels_in_project(project.id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let settings: serde_json::Value = serde_json::from_str(&c.value).unwrap_or_default();
+            let target = if c.kind == "email" {
+                settings["value"].as_str().unwrap_or_default().to_owned()
+            } else {
+                ["url_down", "url_up"]
+                    .iter()
+                    .filter_map(|k| settings[*k].as_str().filter(|u| !u.is_empty()))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            };
+            ChannelRow {
+                code: c.code.to_string(),
+                unverified: c.kind == "email" && !c.email_verified,
+                name: c.name,
+                kind: c.kind,
+                target,
+                last_error: c.last_error,
+            }
+        })
+        .collect();
+    Ok(IntegrationsPage {
+        email: session.user.email,
+        csrf: session.csrf_token,
+        project_code: project.code.to_string(),
+        project_name: project.name.clone(),
+        can_write: role.can_write(),
+        channels,
+        notice: None,
+        form: ChannelForm::default(),
+        errors: ChannelErrors::default(),
+    })
+}
+
+/// `GET /projects/<uuid>/integrations/`.
+pub async fn show(
+    State(state): State<AppState>,
+    User(session): User,
+    Path(code): Path<String>,
+) -> Result<Response, AppError> {
+    let (project, role) = membership(&state, &session, &code).await?;
+    Ok(page(&state, session, &project, role).await?.into_response())
+}
+
+/// Puts a settings error (`webhook: url_down: Enter a valid URL.`) by its field.
+fn place_error(message: &str, errors: &mut ChannelErrors) {
+    let message = message.trim_start_matches("json validation error: ");
+    let message = message
+        .trim_start_matches("webhook: ")
+        .trim_start_matches("email: ");
+    let (field, text) = message.split_once(": ").unwrap_or(("", message));
+    let text = Some(text.to_owned());
+    match field {
+        "url_up" => errors.url_up = text,
+        "url_down" => errors.url_down = text,
+        _ if message.contains("url") => errors.url_down = text,
+        _ => errors.address = text,
+    }
+}
+
+/// `POST /projects/<uuid>/integrations/`: add an email or webhook channel, test or remove one.
+pub async fn change(
+    State(state): State<AppState>,
+    User(session): User,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<ChannelForm>,
+) -> Result<Response, AppError> {
+    let (project, role) = membership(&state, &session, &code).await?;
+    if !session::session_form_ok(&state, &headers, &session, &form.csrf) || !role.can_write() {
+        return Ok(session::forbidden());
+    }
+    let mut errors = ChannelErrors::default();
+    let mut notice = None;
+    let status = match form.action.as_str() {
+        "add-email" | "add-webhook" => {
+            let (kind, settings) = if form.action == "add-email" {
+                let address = form.address.trim();
+                (
+                    "email",
+                    json!({ "value": address, "up": true, "down": true }),
+                )
+            } else {
+                let spec = json!({
+                    "url_down": form.url_down.trim(), "method_down": "POST",
+                    "url_up": form.url_up.trim(), "method_up": "POST",
+                });
+                ("webhook", spec)
+            };
+            let mut body = Map::new();
+            body.insert(kind.to_owned(), settings);
+            match parse_settings(&body, kind) {
+                Ok(value) => {
+                    let name = form.name.trim().chars().take(100).collect();
+                    add_channel(&state, project.id, kind.to_owned(), name, value).await?;
+                    notice = Some(if kind == "email" {
+                        "Added. A verification link is on its way to that address."
+                    } else {
+                        "Added, for every check of the project."
+                    });
+                    StatusCode::OK
+                }
+                Err(AppError::BadRequest(message)) => {
+                    place_error(&message, &mut errors);
+                    StatusCode::BAD_REQUEST
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        "test" | "remove" => {
+            let channel = uuid::Uuid::parse_str(&form.channel).map_err(|_| AppError::NotFound)?;
+            let channel = state
+                .store
+                .channel_by_code(channel)
+                .await?
+                .filter(|c| c.project_id == project.id)
+                .ok_or(AppError::NotFound)?;
+            if form.action == "test" {
+                queue_test(&state, &channel).await?;
+                notice = Some("A test notification is on its way.");
+            } else {
+                state.store.delete_channel(channel.id).await?;
+                notice = Some("Removed.");
+            }
+            StatusCode::OK
+        }
+        _ => return Err(AppError::BadRequest("unknown action".to_owned())),
+    };
+    let mut page = page(&state, session, &project, role).await?;
+    page.notice = notice;
+    if status != StatusCode::OK {
+        page.form = form;
+        page.errors = errors;
+    }
+    Ok((status, page).into_response())
+}
