@@ -294,6 +294,41 @@ macro_rules! accounts_engine {
                 Ok(())
             }
 
+            /// A project's members by address, with their roles.
+            pub async fn members_of_project(
+                &self,
+                project_id: i64,
+            ) -> Result<Vec<(i64, String, Role)>, StoreError> {
+                let rows: Vec<(i64, String, String)> = sqlx::query_as(
+                    "select users.id, users.email, memberships.role from memberships \
+                     join users on users.id = memberships.user_id \
+                     where memberships.project_id = $1 order by users.email",
+                )
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, email, role)| Ok((id, email, role.parse()?)))
+                    .collect()
+            }
+
+            /// Removes a member who is not the owner; whether one was removed.
+            pub async fn remove_member(
+                &self,
+                project_id: i64,
+                user_id: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "delete from memberships where project_id = $1 and user_id = $2 \
+                     and role <> 'owner'",
+                )
+                .bind(project_id)
+                .bind(user_id)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             pub async fn rename_project(&self, id: i64, name: &str) -> Result<(), StoreError> {
                 sqlx::query("update projects set name = $1 where id = $2")
                     .bind(name)

@@ -277,6 +277,10 @@ forward! {
     pub async fn project_of_member(&self, code: Uuid, user_id: i64) -> Result<Option<(ProjectRecord, Role)>, StoreError>;
     /// Adds a user to a project with a role, or changes their role.
     pub async fn set_member(&self, project_id: i64, user_id: i64, role: Role, now: i64) -> Result<(), StoreError>;
+    /// A project's members: `(user id, address, role)`, by address.
+    pub async fn members_of_project(&self, project_id: i64) -> Result<Vec<(i64, String, Role)>, StoreError>;
+    /// Removes a member who is not the owner; whether one was removed.
+    pub async fn remove_member(&self, project_id: i64, user_id: i64) -> Result<bool, StoreError>;
     pub async fn rename_project(&self, id: i64, name: &str) -> Result<(), StoreError>;
     /// Sets (or, with an empty value, revokes) one of a project's keys.
     pub async fn set_project_key(&self, id: i64, key: ProjectKey, value: &str) -> Result<(), StoreError>;

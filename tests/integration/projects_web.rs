@@ -545,3 +545,133 @@ app_test!(
         );
     }
 );
+
+app_test!(managers_add_change_and_remove_members_by_address, |app| {
+    let mut owner = Browser::default();
+    let settings = project(app, &mut owner, "Team").await;
+    let mut colleague = Browser::default();
+    colleague.sign_up(app, "bob@example.org", PASSWORD).await;
+    assert_eq!(
+        colleague.get(app, &settings).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let response = owner
+        .submit(
+            app,
+            &settings,
+            &settings,
+            &[
+                ("action", "add-member"),
+                ("member_email", "carol@example.org"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .contains("id=\"member-error\">No account uses this address"),
+        "{}",
+        response.text()
+    );
+
+    let response = owner
+        .submit(
+            app,
+            &settings,
+            &settings,
+            &[
+                ("action", "add-member"),
+                ("member_email", "Bob@Example.org"),
+                ("role", "readonly"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(response.text().contains("The team is updated."));
+    let text = colleague.get(app, &settings).await.text();
+    assert!(
+        !text.contains("value=\"create\""),
+        "read-only: no key controls"
+    );
+    assert!(colleague.get(app, "/").await.text().contains("Team"));
+
+    // Read-only: cannot add anyone.
+    let response = colleague
+        .submit(
+            app,
+            &settings,
+            &settings,
+            &[
+                ("action", "add-member"),
+                ("member_email", EMAIL),
+                ("role", "manager"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::FORBIDDEN);
+
+    // Promoted to manager, then removed.
+    owner
+        .submit(
+            app,
+            &settings,
+            &settings,
+            &[
+                ("action", "add-member"),
+                ("member_email", "bob@example.org"),
+                ("role", "manager"),
+            ],
+        )
+        .await;
+    assert!(
+        colleague
+            .get(app, &settings)
+            .await
+            .text()
+            .contains("value=\"create\"")
+    );
+    let bob = app
+        .store
+        .user_by_email("bob@example.org")
+        .await
+        .expect("read")
+        .expect("bob")
+        .id;
+    let owner_id = app
+        .store
+        .user_by_email(EMAIL)
+        .await
+        .expect("read")
+        .expect("owner")
+        .id;
+    // The owner cannot be removed, even by a manager.
+    let response = colleague
+        .submit(
+            app,
+            &settings,
+            &settings,
+            &[
+                ("action", "remove-member"),
+                ("member", &owner_id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(response.text().contains("The owner cannot be removed."));
+    let response = owner
+        .submit(
+            app,
+            &settings,
+            &settings,
+            &[("action", "remove-member"), ("member", &bob.to_string())],
+        )
+        .await;
+    assert!(response.text().contains("The member is removed."));
+    assert_eq!(
+        colleague.get(app, &settings).await.status,
+        StatusCode::NOT_FOUND
+    );
+});

@@ -174,6 +174,10 @@ struct SettingsPage {
     notice: Option<&'static str>,
     name_error: Option<&'static str>,
     confirm_error: Option<&'static str>,
+    /// `(user id, address, role)` of each member.
+    members: Vec<(i64, String, &'static str)>,
+    member_email: String,
+    member_error: Option<&'static str>,
 }
 
 impl SettingsPage {
@@ -185,6 +189,13 @@ impl SettingsPage {
     ) -> Result<SettingsPage, AppError> {
         let (rw, ro) = state.store.project_keys_set(project.id).await?;
         let ping = project.ping_key.clone();
+        let members = state
+            .store
+            .members_of_project(project.id)
+            .await?
+            .into_iter()
+            .map(|(id, email, role)| (id, email, role.as_str()))
+            .collect();
         Ok(SettingsPage {
             email: session.user.email,
             csrf: session.csrf_token,
@@ -212,6 +223,9 @@ impl SettingsPage {
                     shown: ping,
                 },
             ],
+            members,
+            member_email: String::new(),
+            member_error: None,
             new_key: None,
             notice: None,
             name_error: None,
@@ -254,6 +268,11 @@ pub struct SettingsForm {
     name: String,
     key: String,
     confirm: String,
+    /// The address of an account to add, or the id of a member to remove.
+    member_email: String,
+    member: i64,
+    /// `readonly`, `member` or `manager`.
+    role: String,
 }
 
 /// `POST /projects/<uuid>/settings/`: rename, create or revoke a key (managers and owners),
@@ -279,6 +298,7 @@ pub async fn change_settings(
     }
     let (mut notice, mut new_key, mut name_error_shown, mut confirm_error) =
         (None, None, None, None);
+    let mut member_error = None;
     let status = match form.action.as_str() {
         "rename" => {
             let name = form.name.trim();
@@ -325,6 +345,51 @@ pub async fn change_settings(
             confirm_error = Some("Type the project's name exactly.");
             StatusCode::BAD_REQUEST
         }
+        "add-member" => {
+            let email = form.member_email.trim().to_lowercase();
+            let role = match form.role.as_str() {
+                "readonly" => Some(Role::ReadOnly),
+                "member" => Some(Role::Member),
+                "manager" => Some(Role::Manager),
+                _ => None,
+            };
+            let user = state.store.user_by_email(&email).await?;
+            match (user, role) {
+                (_, None) => member_error = Some("Choose a role."),
+                (None, _) => {
+                    member_error = Some("No account uses this address: ask them to sign up first.");
+                }
+                (Some(user), _) if user.id == session.user.id => {
+                    member_error = Some("You are a member already.");
+                }
+                (Some(user), Some(role)) => {
+                    let now = state.clock.now().timestamp_millis();
+                    let members = state.store.members_of_project(project.id).await?;
+                    if members
+                        .iter()
+                        .any(|(id, _, r)| *id == user.id && *r == Role::Owner)
+                    {
+                        member_error = Some("The owner's role cannot change.");
+                    } else {
+                        state
+                            .store
+                            .set_member(project.id, user.id, role, now)
+                            .await?;
+                        notice = Some("The team is updated.");
+                    }
+                }
+            }
+            member_error.map_or(StatusCode::OK, |_| StatusCode::BAD_REQUEST)
+        }
+        "remove-member" => {
+            if state.store.remove_member(project.id, form.member).await? {
+                notice = Some("The member is removed.");
+                StatusCode::OK
+            } else {
+                member_error = Some("The owner cannot be removed.");
+                StatusCode::BAD_REQUEST
+            }
+        }
         _ => return Err(AppError::BadRequest("unknown action".to_owned())),
     };
     // The page shows the project as it is now.
@@ -334,6 +399,10 @@ pub async fn change_settings(
     page.new_key = new_key;
     page.name_error = name_error_shown;
     page.confirm_error = confirm_error;
+    page.member_error = member_error;
+    if member_error.is_some() {
+        page.member_email = form.member_email;
+    }
     if page.name_error.is_some() {
         form.name.trim().clone_into(&mut page.name);
     }
