@@ -71,6 +71,13 @@ app_test!(visitors_are_sent_to_the_login_page, |app| {
     assert!(login.text().contains("Sign up"));
     let css = browser.get(app, "/static/style.css").await;
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    let js = browser.get(app, "/static/checks.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(js.text().contains("refreshStatuses"));
 });
 
 app_test!(

@@ -64,6 +64,10 @@ async fn static_file(Path(file): Path<String>) -> Response {
             include_str!("../../../static/style.css"),
             "text/css; charset=utf-8",
         ),
+        "checks.js" => (
+            include_str!("../../../static/checks.js"),
+            "text/javascript; charset=utf-8",
+        ),
         _ => return crate::error::not_found(),
     };
     (
