@@ -70,14 +70,24 @@ pub fn new_project(name: &str) -> (NewProject, ProjectKeys) {
         ping_key: new_ping_key(),
     };
     let project = NewProject {
-        code: uuid::Uuid::new_v4(),
-        name: name.to_owned(),
         api_key_hash: hash_secret(&keys.api_key),
         api_key_ro_hash: hash_secret(&keys.api_key_ro),
         ping_key: Some(keys.ping_key.clone()),
-        badge_key: uuid::Uuid::new_v4().to_string(),
+        ..keyless_project(name)
     };
     (project, keys)
+}
+
+/// A new project without keys (the dashboard makes them on the project's settings page).
+pub fn keyless_project(name: &str) -> NewProject {
+    NewProject {
+        code: uuid::Uuid::new_v4(),
+        name: name.to_owned(),
+        api_key_hash: String::new(),
+        api_key_ro_hash: String::new(),
+        ping_key: None,
+        badge_key: uuid::Uuid::new_v4().to_string(),
+    }
 }
 
 /// A password's Argon2id hash (PHC string, random salt). Slow by design: call it from a

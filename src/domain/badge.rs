@@ -101,21 +101,13 @@ fn half(n: u32) -> String {
 }
 
 /// What Django's template autoescaping does to a value.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#x27;")
-}
-
 /// The SVG badge for `label` showing `status` (healthchecks.io's `badge.svg`).
 pub fn svg(label: &str, status: BadgeStatus) -> String {
     let w1 = width(label) + 10;
     let w2 = width(status.as_str()) + 10;
     let width = w1 + w2;
     let (tag_x, status_x) = (half(w1), half(2 * w1 + w2));
-    let (label, text, color) = (escape(label), status.as_str(), status.color());
+    let (label, text, color) = (super::escape_html(label), status.as_str(), status.color());
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="{width}" height="20">
   <linearGradient id="smooth" x2="0" y2="100%">

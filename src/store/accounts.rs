@@ -272,18 +272,20 @@ macro_rules! accounts_engine {
                 Ok(Some((ProjectRecord::from_row(&row)?, role.parse()?)))
             }
 
-            /// Adds a user to a project with a role, or changes their role.
+            /// Adds a user to a project with a role, or changes their role; never the
+            /// owner's. Whether anything was written.
             pub async fn set_member(
                 &self,
                 project_id: i64,
                 user_id: i64,
                 role: Role,
                 now: i64,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
                     "insert into memberships (project_id, user_id, role, created) \
                      values ($1, $2, $3, $4) \
-                     on conflict (project_id, user_id) do update set role = excluded.role",
+                     on conflict (project_id, user_id) do update set role = excluded.role \
+                     where memberships.role <> 'owner'",
                 )
                 .bind(project_id)
                 .bind(user_id)
@@ -291,7 +293,7 @@ macro_rules! accounts_engine {
                 .bind(now)
                 .execute(&self.writer)
                 .await?;
-                Ok(())
+                Ok(done.rows_affected() == 1)
             }
 
             /// A project's members by address, with their roles.

@@ -361,7 +361,8 @@ macro_rules! alerts_engine {
                 Ok(())
             }
 
-            /// `(check id, channel code)` for every assignment in the project.
+            /// `(check id, channel code)` for every assignment in the project; a check's
+            /// channels sorted by code, as healthchecks.io lists them.
             pub async fn check_channel_codes(
                 &self,
                 project_id: i64,
@@ -369,7 +370,7 @@ macro_rules! alerts_engine {
                 Ok(sqlx::query_as(
                     "select cc.check_id, ch.code from check_channels cc \
                      join channels ch on ch.id = cc.channel_id \
-                     where ch.project_id = $1 order by cc.check_id, ch.id",
+                     where ch.project_id = $1 order by cc.check_id, ch.code",
                 )
                 .bind(project_id)
                 .fetch_all(&self.pool)
@@ -401,30 +402,23 @@ macro_rules! alerts_engine {
                 .await?)
             }
 
-            /// `(check id, channel code)` for each of these checks' channels, oldest channel
-            /// first.
+            /// `(check id, channel code)` for each of these checks' channels, sorted by code.
             pub async fn channels_of_checks(&self, ids: &[i64]) -> Result<Vec<(i64, Uuid)>, StoreError> {
                 Ok(sqlx::query_as(concat!(
                     "select cc.check_id, ch.code from check_channels cc \
                      join channels ch on ch.id = cc.channel_id \
                      where cc.check_id in (select cast(value ->> 0 as bigint) from ", $rows, ") \
-                     order by cc.check_id, ch.id"
+                     order by cc.check_id, ch.code"
                 ))
                 .bind(ids_json(ids))
                 .fetch_all(&self.pool)
                 .await?)
             }
 
-            /// The codes of the channels a check notifies, oldest first.
+            /// The codes of the channels a check notifies, sorted.
             pub async fn channels_of_check(&self, check_id: i64) -> Result<Vec<Uuid>, StoreError> {
-                let rows: Vec<(Uuid,)> = sqlx::query_as(
-                    "select ch.code from check_channels cc join channels ch on ch.id = cc.channel_id \
-                     where cc.check_id = $1 order by ch.id",
-                )
-                .bind(check_id)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(|(code,)| code).collect())
+                let rows = self.channels_of_checks(&[check_id]).await?;
+                Ok(rows.into_iter().map(|(_, code)| code).collect())
             }
 
             pub async fn project_name(&self, project_id: i64) -> Result<Option<String>, StoreError> {
@@ -862,11 +856,17 @@ macro_rules! alerts_engine {
 
             /// The attempts at these notifications, in order.
             pub async fn attempts(&self, outbox_id: i64) -> Result<Vec<AttemptRecord>, StoreError> {
-                Ok(sqlx::query_as(
+                self.attempts_of(&[outbox_id]).await
+            }
+
+            /// The attempts of these notifications, by notification, then in order.
+            pub async fn attempts_of(&self, outbox_ids: &[i64]) -> Result<Vec<AttemptRecord>, StoreError> {
+                Ok(sqlx::query_as(concat!(
                     "select outbox_id, n, started, latency_ms, outcome, status_code, error \
-                     from attempts where outbox_id = $1 order by n",
-                )
-                .bind(outbox_id)
+                     from attempts where outbox_id in \
+                     (select cast(value ->> 0 as bigint) from ", $rows, ") order by outbox_id, n"
+                ))
+                .bind(ids_json(outbox_ids))
                 .fetch_all(&self.pool)
                 .await?)
             }
@@ -1132,11 +1132,20 @@ macro_rules! alerts_engine {
             .bind(ids_json(&check_ids))
             .fetch_all(&mut *conn)
             .await?;
+            // Each check's channels, oldest first, found once rather than per flip.
+            let mut by_check: std::collections::HashMap<i64, Vec<_>> =
+                std::collections::HashMap::new();
+            for channel in &channels {
+                by_check.entry(channel.0).or_default().push(channel);
+            }
             let mut rows = Vec::new();
             for (check_id, flip) in announced {
                 let up = flip.new_status == $crate::domain::check::Status::Up;
+                let Some(of_check) = by_check.get(check_id) else {
+                    continue;
+                };
                 for (_, channel_id, project_id, kind, value, verified, disabled) in
-                    channels.iter().filter(|c| c.0 == *check_id)
+                    of_check.iter().copied()
                 {
                     if *disabled
                         || !$crate::domain::channel::channel_wants(kind, value, *verified, up)

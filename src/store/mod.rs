@@ -226,6 +226,24 @@ impl Store {
         on_engine!(self.flip_check(id, change))
     }
 
+    /// Pauses a check (`paused`) or resumes it (§3.6): `None` if the check is gone, else the
+    /// check and whether its status changed.
+    pub async fn set_paused(
+        &self,
+        id: i64,
+        paused: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(CheckRecord, bool)>, StoreError> {
+        self.flip_check(id, |c| {
+            if paused {
+                c.state.pause(now)
+            } else {
+                c.state.resume(now)
+            }
+        })
+        .await
+    }
+
     /// Records pings in one transaction; one outcome per input, in order.
     pub async fn record_pings(
         &self,
@@ -275,8 +293,9 @@ forward! {
     pub async fn create_project_for(&self, user_id: i64, project: &NewProject, now: i64) -> Result<ProjectRecord, StoreError>;
     /// The project with this code and the user's role in it, if they are a member.
     pub async fn project_of_member(&self, code: Uuid, user_id: i64) -> Result<Option<(ProjectRecord, Role)>, StoreError>;
-    /// Adds a user to a project with a role, or changes their role.
-    pub async fn set_member(&self, project_id: i64, user_id: i64, role: Role, now: i64) -> Result<(), StoreError>;
+    /// Adds a user to a project with a role, or changes their role; never the owner's.
+    /// Whether anything was written.
+    pub async fn set_member(&self, project_id: i64, user_id: i64, role: Role, now: i64) -> Result<bool, StoreError>;
     /// A project's members: `(user id, address, role)`, by address.
     pub async fn members_of_project(&self, project_id: i64) -> Result<Vec<(i64, String, Role)>, StoreError>;
     /// Removes a member who is not the owner; whether one was removed.
@@ -344,6 +363,8 @@ forward! {
     /// A check's notifications, newest first.
     pub async fn notifications_for_check(&self, check_id: i64, limit: i64) -> Result<Vec<OutboxRecord>, StoreError>;
     pub async fn attempts(&self, outbox_id: i64) -> Result<Vec<AttemptRecord>, StoreError>;
+    /// The attempts of these notifications, by notification, then in order.
+    pub async fn attempts_of(&self, outbox_ids: &[i64]) -> Result<Vec<AttemptRecord>, StoreError>;
     /// Claims due notifications until `claim_until`.
     pub async fn claim_due(&self, now: i64, claim_until: i64, limit: i64) -> Result<Vec<OutboxRecord>, StoreError>;
     pub async fn next_due(&self) -> Result<Option<i64>, StoreError>;
@@ -354,7 +375,7 @@ forward! {
     pub async fn channels_by_ids(&self, ids: &[i64]) -> Result<Vec<ChannelRecord>, StoreError>;
     /// `(check id, channel code)` for each of these checks' channels.
     pub async fn channels_of_checks(&self, ids: &[i64]) -> Result<Vec<(i64, Uuid)>, StoreError>;
-    /// The codes of the channels a check notifies.
+    /// The codes of the channels a check notifies, sorted.
     pub async fn channels_of_check(&self, check_id: i64) -> Result<Vec<Uuid>, StoreError>;
     pub async fn project_name(&self, project_id: i64) -> Result<Option<String>, StoreError>;
     /// The check's last ping at or before `at` (epoch ms).

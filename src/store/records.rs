@@ -88,6 +88,13 @@ impl CheckRecord {
             .map(str::trim)
             .filter(|t| !t.is_empty())
     }
+
+    /// Every tag of these checks, sorted, each once.
+    pub fn all_tags(checks: &[CheckRecord]) -> Vec<String> {
+        let tags: std::collections::BTreeSet<&str> =
+            checks.iter().flat_map(CheckRecord::tags_list).collect();
+        tags.into_iter().map(str::to_owned).collect()
+    }
 }
 
 /// The flat row behind [`CheckRecord`].

@@ -10,6 +10,8 @@ use crate::alerts::{Direction, Notice};
 use crate::domain::check::CheckKind;
 use crate::store::{CheckRecord, PingRecord};
 
+pub use crate::domain::escape_html;
+
 /// How much of the last ping's body an alert quotes. healthchecks.io quotes 10000 characters;
 /// Overdue quotes the end, where a failing job's error usually is.
 const BODY_EXCERPT_CHARS: usize = 10_000;
@@ -71,22 +73,6 @@ pub fn verification_message(
         text,
         html,
     )
-}
-
-/// Escapes text for use in HTML element content and in quoted attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Assembles a multipart/alternative message with a Message-ID on the sender's domain.

@@ -124,10 +124,8 @@ pub(super) async fn channels_of(state: &AppState, check: &CheckRecord) -> Result
     Ok(join_codes(&state.store.channels_of_check(check.id).await?))
 }
 
-/// healthchecks.io's `channels`: the UUIDs sorted, comma-joined.
+/// healthchecks.io's `channels`: the UUIDs (sorted by the store), comma-joined.
 fn join_codes(codes: &[Uuid]) -> String {
-    let mut codes = codes.to_vec();
-    codes.sort_unstable();
     codes
         .iter()
         .map(ToString::to_string)

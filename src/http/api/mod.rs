@@ -167,12 +167,13 @@ async fn list_badges(
 ) -> Result<Response, AppError> {
     let (project, _) = authorize_read(&state, &headers).await?;
     let checks = state.store.checks_in_project(project.id).await?;
-    let tags: std::collections::BTreeSet<&str> =
-        checks.iter().flat_map(CheckRecord::tags_list).collect();
     let mut badges = Map::new();
-    for tag in tags.into_iter().chain(["*"]) {
-        let urls = badge_urls(&state.site_root, &project.badge_key, &state.secret, tag);
-        badges.insert(tag.to_owned(), urls);
+    for tag in CheckRecord::all_tags(&checks)
+        .into_iter()
+        .chain(["*".to_owned()])
+    {
+        let urls = badge_urls(&state.site_root, &project.badge_key, &state.secret, &tag);
+        badges.insert(tag, urls);
     }
     Ok(axum::Json(serde_json::json!({ "badges": badges })).into_response())
 }

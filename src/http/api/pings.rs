@@ -32,13 +32,7 @@ async fn change_status(
     let now = state.clock.now();
     let (check, flipped) = state
         .store
-        .flip_check(check.id, |c| {
-            if resume {
-                c.state.resume(now)
-            } else {
-                c.state.pause(now)
-            }
-        })
+        .set_paused(check.id, !resume, now)
         .await?
         .ok_or(AppError::NotFound)?;
     if resume && !flipped {

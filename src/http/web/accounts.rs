@@ -73,7 +73,7 @@ pub struct CsrfOnly {
 }
 
 /// Addresses are kept lowercased and trimmed.
-fn normalize_email(email: &str) -> String {
+pub(super) fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
@@ -108,10 +108,15 @@ async fn hash(password: String) -> Result<String, AppError> {
         .map_err(|e| AppError::Internal(e.to_string()))
 }
 
-async fn verify(password: String, hash: String) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))
+/// Checks a password against its hash; without one (no such account), against a made-up
+/// hash all the same, so the answer takes as long. Both on a blocking thread.
+async fn verify(password: String, hash: Option<String>) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let hash = hash.unwrap_or_else(dummy_hash);
+        verify_password(&password, &hash)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// A page, with a `Set-Cookie` when there is one to send.
@@ -154,11 +159,8 @@ pub async fn login(
     }
     let email = normalize_email(&form.email);
     let user = state.store.user_by_email(&email).await?;
-    // Without an account, a made-up hash is checked all the same, so the answer takes as
-    // long and does not tell which addresses have accounts.
-    let stored = user
-        .as_ref()
-        .map_or_else(dummy_hash, |u| u.password_hash.clone());
+    // Without an account the answer takes as long: it does not tell which addresses have one.
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
     let password = form.password.chars().take(MAX_PASSWORD).collect();
     let matches = verify(password, stored).await?;
     match user {
@@ -240,7 +242,7 @@ pub async fn signup(
     }
     let password_hash = hash(form.password).await?;
     // Keys are made on the project's settings page, and shown once there.
-    let project = super::projects::keyless_project("My Project");
+    let project = crate::keys::keyless_project("My Project");
     let (new_session, token) = session::new_session(&state);
     let now = state.clock.now().timestamp_millis();
     let created = state
@@ -307,7 +309,7 @@ pub async fn change_password(
         return Ok(session::forbidden());
     }
     let current = form.current.chars().take(MAX_PASSWORD).collect();
-    let right = verify(current, session.user.password_hash.clone()).await?;
+    let right = verify(current, Some(session.user.password_hash.clone())).await?;
     let mut page = PasswordPage {
         email: session.user.email,
         csrf: session.csrf_token,

@@ -12,6 +12,7 @@ use super::session::User;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::badges::badge_urls;
+use crate::store::CheckRecord;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -57,15 +58,8 @@ pub async fn show(
     };
     let states = if choice.states == "2" { "2" } else { "3" };
     let suffix = if states == "3" { "3" } else { "" };
-    let mut tags: Vec<String> = state
-        .store
-        .checks_in_project(project.id)
-        .await?
-        .iter()
-        .flat_map(|c| c.tags_list().map(str::to_owned))
-        .collect();
-    tags.sort();
-    tags.dedup();
+    let checks = state.store.checks_in_project(project.id).await?;
+    let mut tags = CheckRecord::all_tags(&checks);
     tags.push("*".to_owned());
     let rows = tags
         .into_iter()

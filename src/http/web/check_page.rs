@@ -1,6 +1,8 @@
 //! One check's page: how to ping it, its details to edit, pause, resume and delete, and its
 //! event log (pings, status changes, notifications with every delivery attempt).
 
+use std::collections::HashMap;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
@@ -146,35 +148,43 @@ async fn events(state: &AppState, check: &CheckRecord) -> Result<Vec<Event>, App
             details: Vec::new(),
         });
     }
-    for n in state.store.notifications_for_check(check.id, limit).await? {
-        let channel = state.store.channel_by_id(n.channel_id).await?;
-        let target = channel.map_or_else(
-            || "a removed integration".to_owned(),
-            |c| {
-                if c.name.is_empty() {
-                    c.kind
-                } else {
-                    format!("{} ({})", c.name, c.kind)
-                }
-            },
-        );
-        let details = state
-            .store
-            .attempts(n.id)
-            .await?
-            .iter()
-            .map(|a| {
-                let result = match (a.status_code, a.error.is_empty()) {
-                    (_, false) => a.error.clone(),
-                    (Some(code), true) => format!("HTTP {code}"),
-                    (None, true) => "ok".to_owned(),
-                };
-                format!(
-                    "Attempt {}: {} — {} ({} ms)",
-                    a.n, a.outcome, result, a.latency_ms
-                )
-            })
-            .collect();
+    // The notifications' channels and attempts, each read with one query.
+    let notifications = state.store.notifications_for_check(check.id, limit).await?;
+    let mut channel_ids: Vec<i64> = notifications.iter().map(|n| n.channel_id).collect();
+    channel_ids.sort_unstable();
+    channel_ids.dedup();
+    let channels: HashMap<i64, String> = state
+        .store
+        .channels_by_ids(&channel_ids)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let target = if c.name.is_empty() {
+                c.kind
+            } else {
+                format!("{} ({})", c.name, c.kind)
+            };
+            (c.id, target)
+        })
+        .collect();
+    let ids: Vec<i64> = notifications.iter().map(|n| n.id).collect();
+    let mut attempts: HashMap<i64, Vec<String>> = HashMap::new();
+    for a in state.store.attempts_of(&ids).await? {
+        let result = match (a.status_code, a.error.is_empty()) {
+            (_, false) => a.error.clone(),
+            (Some(code), true) => format!("HTTP {code}"),
+            (None, true) => "ok".to_owned(),
+        };
+        attempts.entry(a.outbox_id).or_default().push(format!(
+            "Attempt {}: {} — {} ({} ms)",
+            a.n, a.outcome, result, a.latency_ms
+        ));
+    }
+    for n in notifications {
+        let target = channels
+            .get(&n.channel_id)
+            .map_or("a removed integration", String::as_str);
+        let details = attempts.remove(&n.id).unwrap_or_default();
         events.push(Event {
             at: n.created,
             kind: "notification",
@@ -297,21 +307,14 @@ pub async fn change(
         }
         "pause" | "resume" => {
             let resume = form.action == "resume";
-            state
-                .store
-                .flip_check(check.id, |c| {
-                    if resume {
-                        c.state.resume(now)
-                    } else {
-                        c.state.pause(now)
-                    }
-                })
-                .await?;
-            notice = Some(if resume {
-                "Resumed: the next ping starts it again."
-            } else {
-                "Paused: no alerts until the next ping."
-            });
+            let changed = state.store.set_paused(check.id, !resume, now).await?;
+            notice = Some(
+                match (resume, changed.is_some_and(|(_, flipped)| flipped)) {
+                    (false, _) => "Paused: no alerts until the next ping.",
+                    (true, true) => "Resumed: the next ping starts it again.",
+                    (true, false) => "The check is not paused.",
+                },
+            );
             StatusCode::OK
         }
         "delete" => {

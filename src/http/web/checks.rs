@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::projects::membership;
 use super::session::{self, User};
-use crate::domain::check::{CheckKind, DisplayStatus};
+use crate::domain::check::CheckKind;
 use crate::domain::schedule::{Schedule, parse_timezone};
 use crate::error::AppError;
 use crate::http::AppState;
@@ -121,10 +121,6 @@ impl AddErrors {
     }
 }
 
-fn status_name(status: DisplayStatus) -> &'static str {
-    status.as_str()
-}
-
 /// "3 minutes ago", for the last ping column.
 pub fn age(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - then).num_seconds().max(0);
@@ -181,7 +177,7 @@ fn filtered<'a>(
         })
         .filter(|c| {
             filters.status.is_empty()
-                || status_name(c.state.display_status(now, true)) == filters.status
+                || c.state.display_status(now, true).as_str() == filters.status
         })
         .collect();
     match filters.sort.as_str() {
@@ -213,12 +209,7 @@ async fn page(
 ) -> Result<ChecksPage, AppError> {
     let now = state.clock.now();
     let checks = state.store.checks_in_project(project.id).await?;
-    let mut all_tags: Vec<String> = checks
-        .iter()
-        .flat_map(|c| c.tags_list().map(str::to_owned))
-        .collect();
-    all_tags.sort();
-    all_tags.dedup();
+    let all_tags = CheckRecord::all_tags(&checks);
     let rows = filtered(&checks, filters, &tags, now)
         .into_iter()
         .map(|c| Row {
@@ -226,7 +217,7 @@ async fn page(
             name: c.name.clone(),
             slug: c.slug.clone(),
             tags: c.tags_list().map(str::to_owned).collect(),
-            status: status_name(c.state.display_status(now, true)),
+            status: c.state.display_status(now, true).as_str(),
             schedule: schedule_text(c),
             last_ping: c
                 .state
@@ -288,7 +279,7 @@ pub async fn status(
         .map(|c| {
             json!({
                 "code": c.code,
-                "status": status_name(c.state.display_status(now, true)),
+                "status": c.state.display_status(now, true).as_str(),
                 "last_ping": c.state.last_ping.map(|t| t.to_rfc3339()),
                 "last_ping_age": c.state.last_ping.map_or_else(|| "never".to_owned(), |t| age(t, now)),
             })

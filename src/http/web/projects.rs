@@ -13,8 +13,8 @@ use super::session::{self, MaybeUser, User};
 use crate::domain::check::DisplayStatus;
 use crate::error::AppError;
 use crate::http::AppState;
-use crate::keys::{hash_secret, new_api_key, new_ping_key};
-use crate::store::{NewProject, ProjectKey, ProjectRecord, Role, SessionRecord};
+use crate::keys::{hash_secret, keyless_project, new_api_key, new_ping_key};
+use crate::store::{ProjectKey, ProjectRecord, Role, SessionRecord};
 
 /// One project in the list.
 struct ProjectItem {
@@ -113,18 +113,6 @@ fn name_error(name: &str) -> Option<&'static str> {
 pub struct NewProjectForm {
     csrf: String,
     name: String,
-}
-
-/// A project without keys; they are made on its settings page.
-pub fn keyless_project(name: &str) -> NewProject {
-    NewProject {
-        code: uuid::Uuid::new_v4(),
-        name: name.to_owned(),
-        api_key_hash: String::new(),
-        api_key_ro_hash: String::new(),
-        ping_key: None,
-        badge_key: uuid::Uuid::new_v4().to_string(),
-    }
 }
 
 /// `POST /projects/new/`.
@@ -346,13 +334,8 @@ pub async fn change_settings(
             StatusCode::BAD_REQUEST
         }
         "add-member" => {
-            let email = form.member_email.trim().to_lowercase();
-            let role = match form.role.as_str() {
-                "readonly" => Some(Role::ReadOnly),
-                "member" => Some(Role::Member),
-                "manager" => Some(Role::Manager),
-                _ => None,
-            };
+            let email = super::accounts::normalize_email(&form.member_email);
+            let role = form.role.parse::<Role>().ok().filter(|r| *r != Role::Owner);
             let user = state.store.user_by_email(&email).await?;
             match (user, role) {
                 (_, None) => member_error = Some("Choose a role."),
@@ -364,18 +347,14 @@ pub async fn change_settings(
                 }
                 (Some(user), Some(role)) => {
                     let now = state.clock.now().timestamp_millis();
-                    let members = state.store.members_of_project(project.id).await?;
-                    if members
-                        .iter()
-                        .any(|(id, _, r)| *id == user.id && *r == Role::Owner)
+                    if state
+                        .store
+                        .set_member(project.id, user.id, role, now)
+                        .await?
                     {
-                        member_error = Some("The owner's role cannot change.");
-                    } else {
-                        state
-                            .store
-                            .set_member(project.id, user.id, role, now)
-                            .await?;
                         notice = Some("The team is updated.");
+                    } else {
+                        member_error = Some("The owner's role cannot change.");
                     }
                 }
             }
