@@ -85,9 +85,106 @@ pub struct NewSession {
     pub expires_at: i64,
 }
 
+/// An invitation to write: `email` (lowercased) may join the project as `role` until
+/// `expires_at`, through the link whose token hashes to `token_hash`.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub project_id: i64,
+    pub email: String,
+    pub role: Role,
+    pub token_hash: String,
+    /// The inviting user.
+    pub invited_by: i64,
+    pub created: i64,
+    pub expires_at: i64,
+}
+
+/// A pending invitation to join a project, with what its pages show about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationRecord {
+    pub id: i64,
+    pub project_id: i64,
+    pub project_code: uuid::Uuid,
+    pub project_name: String,
+    /// The invited address, lowercased.
+    pub email: String,
+    pub role: Role,
+    /// SHA-256 of the link's token.
+    pub token_hash: String,
+    /// The inviter's address, unless their account is gone.
+    pub invited_by: Option<String>,
+    pub created: i64,
+    pub expires_at: i64,
+}
+
+/// What answering an invitation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationOutcome {
+    /// The user is a member of the project with this code; the invitation is used up.
+    Joined(uuid::Uuid),
+    /// No unexpired invitation has this token (and, for a login, this address).
+    NotValid,
+    /// Signing up failed: the address has an account already. Nothing was written.
+    AccountExists,
+}
+
+/// The columns of [`InvitationRecord`], in order, from `invitations i` joined with
+/// `projects p` and (left) `users u`, the inviter.
+macro_rules! invitation_columns {
+    () => {
+        "i.id, i.project_id, p.code, p.name, i.email, i.role, i.token_hash, u.email, \
+         i.created, i.expires_at from invitations i join projects p on p.id = i.project_id \
+         left join users u on u.id = i.invited_by"
+    };
+}
+pub(super) use invitation_columns;
+
+type InvitationRow = (
+    i64,
+    i64,
+    uuid::Uuid,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+);
+
+pub(super) fn invitation_from_row(row: InvitationRow) -> Result<InvitationRecord, StoreError> {
+    let (
+        id,
+        project_id,
+        project_code,
+        project_name,
+        email,
+        role,
+        token_hash,
+        invited_by,
+        created,
+        expires_at,
+    ) = row;
+    Ok(InvitationRecord {
+        id,
+        project_id,
+        project_code,
+        project_name,
+        email,
+        role: role.parse()?,
+        token_hash,
+        invited_by,
+        created,
+        expires_at,
+    })
+}
+
 macro_rules! accounts_engine {
     ($store:ident, $db:ty) => {
-        use $crate::store::accounts::{NewSession, ProjectKey, Role, SessionRecord, UserRecord};
+        use $crate::store::accounts::{
+            InvitationOutcome, InvitationRecord, NewInvitation, NewSession, ProjectKey, Role,
+            SessionRecord, UserRecord, invitation_columns, invitation_from_row,
+        };
 
         impl $store {
             /// Creates a user owning a new project, and a session for them, in one
@@ -393,6 +490,192 @@ macro_rules! accounts_engine {
                 tx.commit().await?;
                 Ok(())
             }
+        }
+
+        /// Team invitations. Every query names the invitation's project, or takes the project
+        /// from the invitation row itself, so one project's managers never reach another's.
+        impl $store {
+            /// Invites `email` to a project, replacing (with a new token) any invitation of
+            /// the same address to the same project.
+            pub async fn create_invitation(
+                &self,
+                invitation: &NewInvitation,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "insert into invitations (project_id, email, role, token_hash, invited_by, \
+                     created, expires_at) values ($1, $2, $3, $4, $5, $6, $7) \
+                     on conflict (project_id, email) do update set role = excluded.role, \
+                     token_hash = excluded.token_hash, invited_by = excluded.invited_by, \
+                     created = excluded.created, expires_at = excluded.expires_at",
+                )
+                .bind(invitation.project_id)
+                .bind(&invitation.email)
+                .bind(invitation.role.as_str())
+                .bind(&invitation.token_hash)
+                .bind(invitation.invited_by)
+                .bind(invitation.created)
+                .bind(invitation.expires_at)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            /// A project's invitations, expired ones included, by address.
+            pub async fn invitations_of_project(
+                &self,
+                project_id: i64,
+            ) -> Result<Vec<InvitationRecord>, StoreError> {
+                let rows = sqlx::query_as(concat!(
+                    "select ",
+                    invitation_columns!(),
+                    " where i.project_id = $1 order by i.email"
+                ))
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(invitation_from_row).collect()
+            }
+
+            /// The invitation whose link token has this hash, expired or not.
+            pub async fn invitation_by_token(
+                &self,
+                token_hash: &str,
+            ) -> Result<Option<InvitationRecord>, StoreError> {
+                let row = sqlx::query_as(concat!(
+                    "select ",
+                    invitation_columns!(),
+                    " where i.token_hash = $1"
+                ))
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(invitation_from_row).transpose()
+            }
+
+            /// Withdraws one of a project's invitations; whether there was one.
+            pub async fn cancel_invitation(
+                &self,
+                project_id: i64,
+                invitation_id: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query("delete from invitations where project_id = $1 and id = $2")
+                    .bind(project_id)
+                    .bind(invitation_id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// Withdraws the invitation of `email` to a project, if any (they were added
+            /// directly instead).
+            pub async fn cancel_invitation_to(
+                &self,
+                project_id: i64,
+                email: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query("delete from invitations where project_id = $1 and email = $2")
+                    .bind(project_id)
+                    .bind(email)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            /// Uses up the unexpired invitation of `email` with this token, making the user a
+            /// member of its project with its role. Someone who is a member already keeps
+            /// their role: a stale invitation never demotes or promotes anyone.
+            pub async fn accept_invitation(
+                &self,
+                token_hash: &str,
+                user_id: i64,
+                email: &str,
+                now: i64,
+            ) -> Result<InvitationOutcome, StoreError> {
+                let mut tx = self.begin_write().await?;
+                // Deleting is the claim: of two concurrent answers, one gets the row.
+                let claimed: Option<(i64, String, String)> = sqlx::query_as(
+                    "delete from invitations where token_hash = $1 and email = $2 \
+                     and expires_at > $3 returning project_id, email, role",
+                )
+                .bind(token_hash)
+                .bind(email)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((project_id, _, role)) = claimed else {
+                    return Ok(InvitationOutcome::NotValid);
+                };
+                let code = join_project(&mut tx, project_id, user_id, &role, now).await?;
+                tx.commit().await?;
+                Ok(InvitationOutcome::Joined(code))
+            }
+
+            /// Uses up the unexpired invitation with this token by creating the account of
+            /// its address, a member of its project, with a session; nothing is written when
+            /// the address has an account already.
+            pub async fn accept_invitation_with_signup(
+                &self,
+                token_hash: &str,
+                password_hash: &str,
+                session: &NewSession,
+                now: i64,
+            ) -> Result<InvitationOutcome, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let claimed: Option<(i64, String, String)> = sqlx::query_as(
+                    "delete from invitations where token_hash = $1 and expires_at > $2 \
+                     returning project_id, email, role",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((project_id, email, role)) = claimed else {
+                    return Ok(InvitationOutcome::NotValid);
+                };
+                let user: Option<(i64,)> = sqlx::query_as(
+                    "insert into users (email, password_hash, created) values ($1, $2, $3) \
+                     on conflict (email) do nothing returning id",
+                )
+                .bind(&email)
+                .bind(password_hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                // Dropping the transaction rolls the claim back: the invitation still works
+                // once they log in.
+                let Some((user_id,)) = user else {
+                    return Ok(InvitationOutcome::AccountExists);
+                };
+                let code = join_project(&mut tx, project_id, user_id, &role, now).await?;
+                insert_session(&mut tx, user_id, session, now).await?;
+                tx.commit().await?;
+                Ok(InvitationOutcome::Joined(code))
+            }
+        }
+
+        /// Makes a user a member of a project unless they are one; the project's code.
+        async fn join_project(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            project_id: i64,
+            user_id: i64,
+            role: &str,
+            now: i64,
+        ) -> Result<uuid::Uuid, StoreError> {
+            sqlx::query(
+                "insert into memberships (project_id, user_id, role, created) \
+                 values ($1, $2, $3, $4) on conflict (project_id, user_id) do nothing",
+            )
+            .bind(project_id)
+            .bind(user_id)
+            .bind(role)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            let (code,): (uuid::Uuid,) = sqlx::query_as("select code from projects where id = $1")
+                .bind(project_id)
+                .fetch_one(&mut **tx)
+                .await?;
+            Ok(code)
         }
 
         /// Inserts a project; `now` in epoch milliseconds.

@@ -343,6 +343,28 @@ macro_rules! alerts_engine {
                 Ok(())
             }
 
+            /// Turns one channel on or off for a check, leaving its other channels as they
+            /// are (two people toggling different channels at once both win).
+            pub async fn set_check_channel(
+                &self,
+                check_id: i64,
+                channel_id: i64,
+                on: bool,
+            ) -> Result<(), StoreError> {
+                let sql = if on {
+                    "insert into check_channels (check_id, channel_id) values ($1, $2) \
+                     on conflict do nothing"
+                } else {
+                    "delete from check_channels where check_id = $1 and channel_id = $2"
+                };
+                sqlx::query(sql)
+                    .bind(check_id)
+                    .bind(channel_id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
             /// Assigns a channel to every check of its project (a new channel's default, as
             /// on healthchecks.io).
             pub async fn assign_channel_to_all(
@@ -375,6 +397,42 @@ macro_rules! alerts_engine {
                 .bind(project_id)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            /// Replaces the set of checks a channel notifies, in one transaction. Only checks
+            /// of `project_id`, and only when the channel is that project's, are assigned: ids
+            /// of another project's checks are ignored. Returns how many checks it notifies.
+            pub async fn set_channel_checks(
+                &self,
+                channel_id: i64,
+                project_id: i64,
+                check_ids: &[i64],
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "delete from check_channels where channel_id = \
+                     (select id from channels where id = $1 and project_id = $2)",
+                )
+                .bind(channel_id)
+                .bind(project_id)
+                .execute(&mut *tx)
+                .await?;
+                // `on conflict`: a check page may turn this channel on for one check meanwhile.
+                let done = sqlx::query(concat!(
+                    "insert into check_channels (check_id, channel_id) \
+                     select c.id, ch.id from checks c \
+                     join channels ch on ch.project_id = c.project_id \
+                     where ch.id = $2 and c.project_id = $3 \
+                     and c.id in (select cast(value ->> 0 as bigint) from ", $rows, ") \
+                     on conflict do nothing"
+                ))
+                .bind(ids_json(check_ids))
+                .bind(channel_id)
+                .bind(project_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
             }
 
             /// The checks with these ids (a dispatcher batch's), in no particular order.

@@ -41,7 +41,10 @@ pub enum StoreError {
     UnsupportedUrl,
 }
 
-pub use accounts::{NewSession, ProjectKey, Role, SessionRecord, UserRecord};
+pub use accounts::{
+    InvitationOutcome, InvitationRecord, NewInvitation, NewSession, ProjectKey, Role,
+    SessionRecord, UserRecord,
+};
 pub use alerts::{
     AttemptRecord, ChannelRecord, DeadlineWrites, Finished, HeldLease, NewNotification,
     OutboxRecord, OutboxStats, Purpose,
@@ -276,6 +279,25 @@ macro_rules! forward {
     };
 }
 
+// Team invitations.
+forward! {
+    /// Invites an address to a project, replacing its earlier invitation there.
+    pub async fn create_invitation(&self, invitation: &NewInvitation) -> Result<(), StoreError>;
+    /// A project's invitations, expired ones included, by address.
+    pub async fn invitations_of_project(&self, project_id: i64) -> Result<Vec<InvitationRecord>, StoreError>;
+    /// The invitation whose link token has this hash, expired or not.
+    pub async fn invitation_by_token(&self, token_hash: &str) -> Result<Option<InvitationRecord>, StoreError>;
+    /// Withdraws one of a project's invitations; whether there was one.
+    pub async fn cancel_invitation(&self, project_id: i64, invitation_id: i64) -> Result<bool, StoreError>;
+    /// Withdraws the invitation of an address to a project, if any.
+    pub async fn cancel_invitation_to(&self, project_id: i64, email: &str) -> Result<(), StoreError>;
+    /// Uses up the unexpired invitation of `email` with this token: the user joins its project.
+    pub async fn accept_invitation(&self, token_hash: &str, user_id: i64, email: &str, now: i64) -> Result<InvitationOutcome, StoreError>;
+    /// Uses up the unexpired invitation with this token by creating its address's account,
+    /// a member of its project, with a session.
+    pub async fn accept_invitation_with_signup(&self, token_hash: &str, password_hash: &str, session: &NewSession, now: i64) -> Result<InvitationOutcome, StoreError>;
+}
+
 forward! {
     /// Creates a user owning a new project, with a session, in one transaction; `None` if
     /// the address has an account already.
@@ -329,10 +351,15 @@ forward! {
     pub async fn channels_in_project(&self, project_id: i64) -> Result<Vec<ChannelRecord>, StoreError>;
     /// Replaces the set of channels a check notifies.
     pub async fn set_check_channels(&self, check_id: i64, channel_ids: &[i64]) -> Result<(), StoreError>;
+    /// Turns one channel on or off for a check.
+    pub async fn set_check_channel(&self, check_id: i64, channel_id: i64, on: bool) -> Result<(), StoreError>;
     /// Assigns a channel to every check of its project.
     pub async fn assign_channel_to_all(&self, channel_id: i64, project_id: i64) -> Result<(), StoreError>;
     /// `(check id, channel code)` for every assignment in the project.
     pub async fn check_channel_codes(&self, project_id: i64) -> Result<Vec<(i64, Uuid)>, StoreError>;
+    /// Replaces the set of checks a channel notifies (only its project's), in one transaction;
+    /// how many checks it notifies.
+    pub async fn set_channel_checks(&self, channel_id: i64, project_id: i64, check_ids: &[i64]) -> Result<u64, StoreError>;
     /// Marks an email channel verified if the token's hash matches.
     pub async fn verify_channel(&self, code: Uuid, token_hash: &str) -> Result<bool, StoreError>;
     /// Records that `holder` is alive; returns how many holders are.

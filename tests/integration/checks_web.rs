@@ -618,3 +618,65 @@ app_test!(
         assert_eq!(app.reload(&check).await.name, "job");
     }
 );
+
+app_test!(
+    a_check_added_here_notifies_every_integration_of_its_project,
+    |app| {
+        let mut browser = Browser::default();
+        let (checks, project_id) = checks_page(app, &mut browser).await;
+        let integrations = checks.replace("/checks/", "/integrations/");
+        for name in ["first", "second"] {
+            let response = browser
+                .submit(
+                    app,
+                    &integrations,
+                    &integrations,
+                    &[
+                        ("action", "add-webhook"),
+                        ("name", name),
+                        ("url_down", "https://example.org/down"),
+                        ("url_up", ""),
+                    ],
+                )
+                .await;
+            assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        }
+        let response = add(
+            app,
+            &mut browser,
+            &checks,
+            &[
+                ("name", "backup"),
+                ("kind", "simple"),
+                ("timeout", "1"),
+                ("timeout_unit", "3600"),
+                ("grace", "1"),
+                ("grace_unit", "3600"),
+            ],
+        )
+        .await;
+        assert_redirect(&response, &checks);
+
+        let mut channels: Vec<_> = app
+            .store
+            .channels_in_project(project_id)
+            .await
+            .expect("channels")
+            .iter()
+            .map(|channel| channel.code)
+            .collect();
+        channels.sort();
+        assert_eq!(channels.len(), 2);
+        let added = app
+            .store
+            .checks_in_project(project_id)
+            .await
+            .expect("checks");
+        let notified = app
+            .store
+            .channels_of_check(added[0].id)
+            .await
+            .expect("channels of the check");
+        assert_eq!(notified, channels);
+    }
+);

@@ -568,11 +568,12 @@ app_test!(managers_add_change_and_remove_members_by_address, |app| {
             ],
         )
         .await;
-    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    // No account: an invitation instead (tests/integration/invitations.rs).
+    assert_eq!(response.status, StatusCode::OK);
     assert!(
         response
             .text()
-            .contains("id=\"member-error\">No account uses this address"),
+            .contains("carol@example.org is invited as a member"),
         "{}",
         response.text()
     );

@@ -300,41 +300,72 @@ pub async fn update_channel(
 ) -> Result<Response, AppError> {
     let body = parse_body(&body)?.unwrap_or_default();
     let project = authorize_write(&state, &headers, Some(&body)).await?;
-    let mut channel = owned_channel(&state, &project, &code).await?;
-    if body
-        .get("kind")
-        .is_some_and(|k| k.as_str() != Some(&channel.kind))
-    {
-        return Err(AppError::BadRequest(
-            "json validation error: kind cannot be changed".to_owned(),
-        ));
-    }
-    channel.name = parse_name(&body, &channel.name)?;
-    match body.get("disabled") {
-        None => {}
-        Some(Value::Bool(disabled)) => channel.disabled = *disabled,
-        Some(_) => {
+    let channel = owned_channel(&state, &project, &code).await?;
+    let channel = ChannelUpdate::parse(channel, &body)?.save(&state).await?;
+    Ok(Json(channel_json(&channel, false)).into_response())
+}
+
+/// A change to a channel, validated but not saved yet: the API's `POST channels/<uuid>` and
+/// the dashboard's edit page both go through it, so they accept and refuse the same things.
+#[derive(Debug)]
+pub(crate) struct ChannelUpdate {
+    channel: ChannelRecord,
+    /// The email address changed, so it must be verified again.
+    reverify: bool,
+}
+
+impl ChannelUpdate {
+    /// Applies a request's `name`, `disabled` and settings (`webhook` or `email`, whole) to
+    /// `channel`; the first invalid one is the error.
+    pub(crate) fn parse(
+        mut channel: ChannelRecord,
+        body: &Map<String, Value>,
+    ) -> Result<ChannelUpdate, AppError> {
+        if body
+            .get("kind")
+            .is_some_and(|k| k.as_str() != Some(&channel.kind))
+        {
             return Err(AppError::BadRequest(
-                "json validation error: disabled is not a boolean".to_owned(),
+                "json validation error: kind cannot be changed".to_owned(),
             ));
         }
-    }
-    let mut reverify = false;
-    if body.contains_key(&channel.kind) {
-        let value = parse_settings(&body, &channel.kind)?;
-        if channel.kind == "email" && address(&value) != address(&channel.value) {
-            channel.email_verified = false;
-            reverify = true;
+        channel.name = parse_name(body, &channel.name)?;
+        match body.get("disabled") {
+            None => {}
+            Some(Value::Bool(disabled)) => channel.disabled = *disabled,
+            Some(_) => {
+                return Err(AppError::BadRequest(
+                    "json validation error: disabled is not a boolean".to_owned(),
+                ));
+            }
         }
-        channel.value = value;
+        let mut reverify = false;
+        if body.contains_key(&channel.kind) {
+            let value = parse_settings(body, &channel.kind)?;
+            if channel.kind == "email" && address(&value) != address(&channel.value) {
+                channel.email_verified = false;
+                reverify = true;
+            }
+            channel.value = value;
+        }
+        Ok(ChannelUpdate { channel, reverify })
     }
-    if !state.store.update_channel(&channel).await? {
-        return Err(AppError::NotFound);
+
+    /// Whether saving sends a new verification link (and stops alerts until it is followed).
+    pub(crate) fn reverifies(&self) -> bool {
+        self.reverify
     }
-    if reverify {
-        request_verification(&state, &channel).await?;
+
+    /// Saves the channel and, if its address changed, mails the new one a verification link.
+    pub(crate) async fn save(self, state: &AppState) -> Result<ChannelRecord, AppError> {
+        if !state.store.update_channel(&self.channel).await? {
+            return Err(AppError::NotFound);
+        }
+        if self.reverify {
+            request_verification(state, &self.channel).await?;
+        }
+        Ok(self.channel)
     }
-    Ok(Json(channel_json(&channel, false)).into_response())
 }
 
 fn address(value: &str) -> Option<String> {

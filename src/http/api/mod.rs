@@ -8,7 +8,7 @@ pub mod json;
 mod openapi;
 mod paths;
 pub use paths::known_paths;
-mod pings;
+pub(crate) mod pings;
 pub mod spec;
 
 use axum::Router;

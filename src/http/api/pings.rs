@@ -106,7 +106,7 @@ fn python_iso(t: DateTime<Utc>) -> String {
 /// How long the run a success or failure ping ends took: back to the newest earlier start
 /// with the same `rid` within 72 hours, skipping ignored and log pings; none if another
 /// success or failure with that `rid` comes first (healthchecks.io `Ping.duration`).
-fn duration(ping: &PingRecord, older: &[PingRecord]) -> Option<Duration> {
+pub(crate) fn duration(ping: &PingRecord, older: &[PingRecord]) -> Option<Duration> {
     if !matches!(ping.kind.as_deref(), None | Some("fail")) || ping.n == 1 {
         return None;
     }

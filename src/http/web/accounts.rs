@@ -16,7 +16,7 @@ use crate::keys::{hash_password, verify_password};
 /// Shortest password accepted.
 const MIN_PASSWORD: usize = 8;
 /// Longest password accepted (Argon2 would take any; this bounds the work per attempt).
-const MAX_PASSWORD: usize = 1024;
+pub(super) const MAX_PASSWORD: usize = 1024;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "accounts/login.html")]
@@ -78,7 +78,7 @@ pub(super) fn normalize_email(email: &str) -> String {
 }
 
 /// A plausible address: one `@`, something on each side, a dot in the domain, no spaces.
-fn email_error(email: &str) -> Option<&'static str> {
+pub(super) fn email_error(email: &str) -> Option<&'static str> {
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
@@ -91,7 +91,7 @@ fn email_error(email: &str) -> Option<&'static str> {
     (!valid).then_some("Enter a valid email address.")
 }
 
-fn password_error(password: &str) -> Option<String> {
+pub(super) fn password_error(password: &str) -> Option<String> {
     let n = password.chars().count();
     if n < MIN_PASSWORD {
         Some(format!("Use at least {MIN_PASSWORD} characters."))
@@ -102,7 +102,7 @@ fn password_error(password: &str) -> Option<String> {
     }
 }
 
-async fn hash(password: String) -> Result<String, AppError> {
+pub(super) async fn hash(password: String) -> Result<String, AppError> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))
@@ -110,7 +110,7 @@ async fn hash(password: String) -> Result<String, AppError> {
 
 /// Checks a password against its hash; without one (no such account), against a made-up
 /// hash all the same, so the answer takes as long. Both on a blocking thread.
-async fn verify(password: String, hash: Option<String>) -> Result<bool, AppError> {
+pub(super) async fn verify(password: String, hash: Option<String>) -> Result<bool, AppError> {
     tokio::task::spawn_blocking(move || {
         let hash = hash.unwrap_or_else(dummy_hash);
         verify_password(&password, &hash)
@@ -120,7 +120,7 @@ async fn verify(password: String, hash: Option<String>) -> Result<bool, AppError
 }
 
 /// A page, with a `Set-Cookie` when there is one to send.
-fn with_cookie(
+pub(super) fn with_cookie(
     status: StatusCode,
     cookie: Option<HeaderValue>,
     page: impl IntoResponse,

@@ -119,6 +119,18 @@ impl AddErrors {
             || self.tz.is_some()
             || self.tags.is_some()
     }
+
+    /// The message slot of a field; unknown fields' messages go under the tags.
+    fn slot(&mut self, field: &str) -> &mut Option<String> {
+        match field {
+            "name" => &mut self.name,
+            "timeout" => &mut self.timeout,
+            "grace" => &mut self.grace,
+            "schedule" => &mut self.schedule,
+            "tz" => &mut self.tz,
+            _ => &mut self.tags,
+        }
+    }
 }
 
 /// "3 minutes ago", for the last ping column.
@@ -134,7 +146,7 @@ pub fn age(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// "1 day", "90 minutes": a period in the largest whole unit.
-fn period(d: Duration) -> String {
+pub(super) fn period(d: Duration) -> String {
     let secs = d.num_seconds();
     let (n, unit) = if secs % 86_400 == 0 {
         (secs / 86_400, "day")
@@ -288,42 +300,76 @@ pub async fn status(
     Ok(Json(json!({ "details": details })).into_response())
 }
 
+/// The schedule fields of a form as typed: the add dialog's, and the check page's.
+pub(super) struct ScheduleFields<'a> {
+    /// `simple`, `cron` or `oncalendar`.
+    pub kind: &'a str,
+    /// Period and grace time: a number and a unit in seconds.
+    pub timeout: &'a str,
+    pub timeout_unit: &'a str,
+    pub grace: &'a str,
+    pub grace_unit: &'a str,
+    pub schedule: &'a str,
+    pub tz: &'a str,
+}
+
+impl ScheduleFields<'_> {
+    /// Adds the API request fields this schedule stands for to `body`; the fields that are
+    /// not whole numbers, each with its message.
+    pub(super) fn add_to(&self, body: &mut Map<String, Value>) -> Vec<(&'static str, String)> {
+        let mut errors = Vec::new();
+        let seconds = |number: &str, unit: &str| -> Option<i64> {
+            let n: i64 = number.trim().parse().ok()?;
+            let unit: i64 = unit
+                .parse()
+                .ok()
+                .filter(|u| [1, 60, 3600, 86_400].contains(u))?;
+            n.checked_mul(unit)
+        };
+        match seconds(self.grace, self.grace_unit) {
+            Some(grace) => {
+                body.insert("grace".into(), json!(grace));
+            }
+            None => errors.push(("grace", "Enter a whole number.".to_owned())),
+        }
+        match self.kind {
+            "cron" | "oncalendar" => {
+                body.insert("schedule".into(), json!(self.schedule.trim()));
+                body.insert("tz".into(), json!(self.tz.trim()));
+            }
+            _ => match seconds(self.timeout, self.timeout_unit) {
+                Some(timeout) => {
+                    body.insert("timeout".into(), json!(timeout));
+                }
+                None => errors.push(("timeout", "Enter a whole number.".to_owned())),
+            },
+        }
+        errors
+    }
+}
+
 /// The API request an add form stands for; field errors where it cannot be one.
 fn spec_of(form: &AddForm, errors: &mut AddErrors) -> Map<String, Value> {
     let mut body = Map::new();
     body.insert("name".into(), json!(form.name.trim()));
     body.insert("tags".into(), json!(form.tags.trim()));
-    let seconds = |number: &str, unit: &str| -> Option<i64> {
-        let n: i64 = number.trim().parse().ok()?;
-        let unit: i64 = unit
-            .parse()
-            .ok()
-            .filter(|u| [1, 60, 3600, 86_400].contains(u))?;
-        n.checked_mul(unit)
+    let schedule = ScheduleFields {
+        kind: &form.kind,
+        timeout: &form.timeout,
+        timeout_unit: &form.timeout_unit,
+        grace: &form.grace,
+        grace_unit: &form.grace_unit,
+        schedule: &form.schedule,
+        tz: &form.tz,
     };
-    match seconds(&form.grace, &form.grace_unit) {
-        Some(grace) => {
-            body.insert("grace".into(), json!(grace));
-        }
-        None => errors.grace = Some("Enter a whole number.".to_owned()),
-    }
-    match form.kind.as_str() {
-        "cron" | "oncalendar" => {
-            body.insert("schedule".into(), json!(form.schedule.trim()));
-            body.insert("tz".into(), json!(form.tz.trim()));
-        }
-        _ => match seconds(&form.timeout, &form.timeout_unit) {
-            Some(timeout) => {
-                body.insert("timeout".into(), json!(timeout));
-            }
-            None => errors.timeout = Some("Enter a whole number.".to_owned()),
-        },
+    for (field, text) in schedule.add_to(&mut body) {
+        *errors.slot(field) = Some(text);
     }
     body
 }
 
-/// Puts the API's validation message next to the field it is about, in words for people.
-fn place_error(message: &str, min_timeout: i64, errors: &mut AddErrors) {
+/// The API's validation message in words for people, and the field it is about.
+pub(super) fn field_error(message: &str, min_timeout: i64) -> (&str, String) {
     let message = message.trim_start_matches("json validation error: ");
     let (field, problem) = message.split_once(' ').unwrap_or((message, ""));
     let text = match problem {
@@ -334,17 +380,16 @@ fn place_error(message: &str, min_timeout: i64, errors: &mut AddErrors) {
         "is not a valid cron or OnCalendar expression" => {
             "This is not a valid schedule.".to_owned()
         }
+        "has unexpected value" => "Choose one of the options.".to_owned(),
         _ => message.to_owned(),
     };
-    let slot = match field {
-        "name" => &mut errors.name,
-        "timeout" => &mut errors.timeout,
-        "grace" => &mut errors.grace,
-        "schedule" => &mut errors.schedule,
-        "tz" => &mut errors.tz,
-        _ => &mut errors.tags,
-    };
-    *slot = Some(text);
+    (field, text)
+}
+
+/// Puts the API's validation message next to the field it is about, in words for people.
+fn place_error(message: &str, min_timeout: i64, errors: &mut AddErrors) {
+    let (field, text) = field_error(message, min_timeout);
+    *errors.slot(field) = Some(text);
 }
 
 /// `POST /projects/<uuid>/checks/add/`: a new check, validated as the API validates.
@@ -393,7 +438,20 @@ pub async fn add(
     let mut check = CheckRecord::new(project.id, now);
     spec.apply(&mut check, 3);
     check.alert_after = check.state.going_down_after();
-    state.store.create_check(&check).await?;
+    let created = state.store.create_check(&check).await?;
+    // As on healthchecks.io, a check added here notifies every integration of its project
+    // (the API leaves that to its `channels` field).
+    let channels: Vec<i64> = state
+        .store
+        .channels_in_project(project.id)
+        .await?
+        .iter()
+        .map(|channel| channel.id)
+        .collect();
+    state
+        .store
+        .set_check_channels(created.id, &channels)
+        .await?;
     Ok(Redirect::to(&format!("/projects/{code}/checks/")).into_response())
 }
 

@@ -1,5 +1,16 @@
-//! A project's integrations: its email and webhook channels with their last result, adding
-//! them (validated as the API validates), sending a test notification, and removing them.
+//! A project's integrations: its email and webhook channels with their last result and how
+//! many checks each notifies, adding them (validated as the API validates), sending a test
+//! notification, and removing them. Each channel also has a page to edit it ([`edit`]) and
+//! one to choose the checks it notifies ([`assign`]).
+
+mod assign;
+mod edit;
+mod field_errors;
+
+pub use assign::{assign_checks, show_assigned};
+pub use edit::{edit_form, save_edit};
+
+use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -15,7 +26,7 @@ use super::session::{self, User};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::api::channels::{add_channel, parse_settings, queue_test};
-use crate::store::{ProjectRecord, Role, SessionRecord};
+use crate::store::{ChannelRecord, ProjectRecord, Role, SessionRecord};
 
 struct ChannelRow {
     code: String,
@@ -25,7 +36,10 @@ struct ChannelRow {
     target: String,
     /// Email channels alert only once their address is verified.
     unverified: bool,
+    disabled: bool,
     last_error: String,
+    /// How many of the project's checks it notifies.
+    assigned: usize,
 }
 
 #[derive(Template, WebTemplate)]
@@ -37,6 +51,8 @@ struct IntegrationsPage {
     project_name: String,
     can_write: bool,
     channels: Vec<ChannelRow>,
+    /// How many checks the project has.
+    total_checks: i64,
     notice: Option<&'static str>,
     form: ChannelForm,
     errors: ChannelErrors,
@@ -62,36 +78,68 @@ struct ChannelErrors {
     url_up: Option<String>,
 }
 
+/// What a channel sends to: the address, or the URLs called.
+fn target(channel: &ChannelRecord) -> String {
+    let settings: serde_json::Value = serde_json::from_str(&channel.value).unwrap_or_default();
+    if channel.kind == "email" {
+        settings["value"].as_str().unwrap_or_default().to_owned()
+    } else {
+        ["url_down", "url_up"]
+            .iter()
+            .filter_map(|k| settings[*k].as_str().filter(|u| !u.is_empty()))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
+/// A channel's name, or what it sends to when it has none.
+fn title(channel: &ChannelRecord) -> String {
+    if channel.name.is_empty() {
+        target(channel)
+    } else {
+        channel.name.clone()
+    }
+}
+
+/// The channel with this code if it is the project's; 404 otherwise, as if it did not exist.
+async fn channel_of_project(
+    state: &AppState,
+    project: &ProjectRecord,
+    code: &str,
+) -> Result<ChannelRecord, AppError> {
+    let code = uuid::Uuid::parse_str(code).map_err(|_| AppError::NotFound)?;
+    state
+        .store
+        .channel_by_code(code)
+        .await?
+        .filter(|c| c.project_id == project.id)
+        .ok_or(AppError::NotFound)
+}
+
 async fn page(
     state: &AppState,
     session: SessionRecord,
     project: &ProjectRecord,
     role: Role,
 ) -> Result<IntegrationsPage, AppError> {
+    let mut assigned: HashMap<uuid::Uuid, usize> = HashMap::new();
+    for (_, channel) in state.store.check_channel_codes(project.id).await? {
+        *assigned.entry(channel).or_default() += 1;
+    }
     let channels = state
         .store
         .channels_in_project(project.id)
         .await?
         .into_iter()
-        .map(|c| {
-            let settings: serde_json::Value = serde_json::from_str(&c.value).unwrap_or_default();
-            let target = if c.kind == "email" {
-                settings["value"].as_str().unwrap_or_default().to_owned()
-            } else {
-                ["url_down", "url_up"]
-                    .iter()
-                    .filter_map(|k| settings[*k].as_str().filter(|u| !u.is_empty()))
-                    .collect::<Vec<_>>()
-                    .join(" · ")
-            };
-            ChannelRow {
-                code: c.code.to_string(),
-                unverified: c.kind == "email" && !c.email_verified,
-                name: c.name,
-                kind: c.kind,
-                target,
-                last_error: c.last_error,
-            }
+        .map(|c| ChannelRow {
+            code: c.code.to_string(),
+            target: target(&c),
+            unverified: c.kind == "email" && !c.email_verified,
+            disabled: c.disabled,
+            assigned: assigned.get(&c.code).copied().unwrap_or_default(),
+            name: c.name,
+            kind: c.kind,
+            last_error: c.last_error,
         })
         .collect();
     Ok(IntegrationsPage {
@@ -101,6 +149,7 @@ async fn page(
         project_name: project.name.clone(),
         can_write: role.can_write(),
         channels,
+        total_checks: state.store.count_checks(project.id).await?,
         notice: None,
         form: ChannelForm::default(),
         errors: ChannelErrors::default(),
@@ -183,13 +232,7 @@ pub async fn change(
             }
         }
         "test" | "remove" => {
-            let channel = uuid::Uuid::parse_str(&form.channel).map_err(|_| AppError::NotFound)?;
-            let channel = state
-                .store
-                .channel_by_code(channel)
-                .await?
-                .filter(|c| c.project_id == project.id)
-                .ok_or(AppError::NotFound)?;
+            let channel = channel_of_project(&state, &project, &form.channel).await?;
             if form.action == "test" {
                 queue_test(&state, &channel).await?;
                 notice = Some("A test notification is on its way.");

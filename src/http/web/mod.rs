@@ -3,11 +3,16 @@
 
 mod accounts;
 mod badges_page;
+mod charts;
 mod check_page;
 mod checks;
+mod downtime;
 mod integrations;
+mod invitation;
 mod projects;
 mod session;
+mod team;
+mod team_mail;
 
 use axum::Router;
 use axum::extract::Path;
@@ -27,6 +32,11 @@ pub fn routes(limits: &Limits) -> Router<AppState> {
         .route(
             "/accounts/signup/",
             get(accounts::signup_form).post(accounts::signup),
+        )
+        // Team invitations: answering one may sign up or log in, so it is limited alike.
+        .route(
+            "/accounts/invite/{token}/",
+            get(invitation::show).post(invitation::answer),
         );
     limits
         .login(attempts)
@@ -44,6 +54,14 @@ pub fn routes(limits: &Limits) -> Router<AppState> {
         .route(
             "/projects/{code}/integrations/",
             get(integrations::show).post(integrations::change),
+        )
+        .route(
+            "/projects/{code}/integrations/{channel}/edit/",
+            get(integrations::edit_form).post(integrations::save_edit),
+        )
+        .route(
+            "/projects/{code}/integrations/{channel}/checks/",
+            get(integrations::show_assigned).post(integrations::assign_checks),
         )
         .route(
             "/projects/{code}/settings/",

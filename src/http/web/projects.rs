@@ -1,5 +1,6 @@
 //! Projects: the list with overall status, creating one, and its settings page (name, API
-//! keys, deletion). Every page checks membership; every change checks the member's role.
+//! keys, team, deletion). Every page checks membership; every change checks the member's
+//! role. The team's part is in `team.rs`.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -10,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::session::{self, MaybeUser, User};
+use super::team::{self, TeamRequest, TeamSection};
 use crate::domain::check::DisplayStatus;
 use crate::error::AppError;
 use crate::http::AppState;
@@ -162,10 +164,7 @@ struct SettingsPage {
     notice: Option<&'static str>,
     name_error: Option<&'static str>,
     confirm_error: Option<&'static str>,
-    /// `(user id, address, role)` of each member.
-    members: Vec<(i64, String, &'static str)>,
-    member_email: String,
-    member_error: Option<&'static str>,
+    team: TeamSection,
 }
 
 impl SettingsPage {
@@ -177,13 +176,7 @@ impl SettingsPage {
     ) -> Result<SettingsPage, AppError> {
         let (rw, ro) = state.store.project_keys_set(project.id).await?;
         let ping = project.ping_key.clone();
-        let members = state
-            .store
-            .members_of_project(project.id)
-            .await?
-            .into_iter()
-            .map(|(id, email, role)| (id, email, role.as_str()))
-            .collect();
+        let team = TeamSection::load(state, project.id).await?;
         Ok(SettingsPage {
             email: session.user.email,
             csrf: session.csrf_token,
@@ -211,9 +204,7 @@ impl SettingsPage {
                     shown: ping,
                 },
             ],
-            members,
-            member_email: String::new(),
-            member_error: None,
+            team,
             new_key: None,
             notice: None,
             name_error: None,
@@ -256,15 +247,17 @@ pub struct SettingsForm {
     name: String,
     key: String,
     confirm: String,
-    /// The address of an account to add, or the id of a member to remove.
+    /// The address to invite (or add at once, if it has an account), or the id of a member
+    /// to remove or of an invitation to cancel.
     member_email: String,
     member: i64,
+    invitation: i64,
     /// `readonly`, `member` or `manager`.
     role: String,
 }
 
-/// `POST /projects/<uuid>/settings/`: rename, create or revoke a key (managers and owners),
-/// delete (owners).
+/// `POST /projects/<uuid>/settings/`: rename, create or revoke a key, change the team
+/// (managers and owners), delete (owners).
 pub async fn change_settings(
     State(state): State<AppState>,
     User(session): User,
@@ -286,7 +279,7 @@ pub async fn change_settings(
     }
     let (mut notice, mut new_key, mut name_error_shown, mut confirm_error) =
         (None, None, None, None);
-    let mut member_error = None;
+    let mut team_form = None;
     let status = match form.action.as_str() {
         "rename" => {
             let name = form.name.trim();
@@ -333,41 +326,17 @@ pub async fn change_settings(
             confirm_error = Some("Type the project's name exactly.");
             StatusCode::BAD_REQUEST
         }
-        "add-member" => {
-            let email = super::accounts::normalize_email(&form.member_email);
-            let role = form.role.parse::<Role>().ok().filter(|r| *r != Role::Owner);
-            let user = state.store.user_by_email(&email).await?;
-            match (user, role) {
-                (_, None) => member_error = Some("Choose a role."),
-                (None, _) => {
-                    member_error = Some("No account uses this address: ask them to sign up first.");
-                }
-                (Some(user), _) if user.id == session.user.id => {
-                    member_error = Some("You are a member already.");
-                }
-                (Some(user), Some(role)) => {
-                    let now = state.clock.now().timestamp_millis();
-                    if state
-                        .store
-                        .set_member(project.id, user.id, role, now)
-                        .await?
-                    {
-                        notice = Some("The team is updated.");
-                    } else {
-                        member_error = Some("The owner's role cannot change.");
-                    }
-                }
-            }
-            member_error.map_or(StatusCode::OK, |_| StatusCode::BAD_REQUEST)
-        }
-        "remove-member" => {
-            if state.store.remove_member(project.id, form.member).await? {
-                notice = Some("The member is removed.");
-                StatusCode::OK
-            } else {
-                member_error = Some("The owner cannot be removed.");
-                StatusCode::BAD_REQUEST
-            }
+        action if team::is_team_action(action) => {
+            let request = TeamRequest {
+                action,
+                email: &form.member_email,
+                role: &form.role,
+                member: form.member,
+                invitation: form.invitation,
+            };
+            let (status, shown) = team::change(&state, &session, &project, &request).await?;
+            team_form = Some(shown);
+            status
         }
         _ => return Err(AppError::BadRequest("unknown action".to_owned())),
     };
@@ -378,9 +347,8 @@ pub async fn change_settings(
     page.new_key = new_key;
     page.name_error = name_error_shown;
     page.confirm_error = confirm_error;
-    page.member_error = member_error;
-    if member_error.is_some() {
-        page.member_email = form.member_email;
+    if let Some(shown) = team_form {
+        page.team.form = shown;
     }
     if page.name_error.is_some() {
         form.name.trim().clone_into(&mut page.name);
