@@ -6,6 +6,7 @@ mod accounts;
 mod alerts;
 mod api_paths;
 mod badges;
+mod browser;
 mod channels_api;
 mod chaos;
 mod check_page_web;
