@@ -74,6 +74,9 @@ impl App {
         if background {
             tracker.spawn(forget_idle_callers(limits.clone(), cancel.clone()));
         }
+        let ping_email_domain = config
+            .smtp_listen
+            .map(|_| Arc::from(config.ping_email_domain()));
         let state = AppState {
             store,
             clock,
@@ -81,6 +84,7 @@ impl App {
             config,
             ingest,
             site_root,
+            ping_email_domain,
             secret,
         };
         Ok(App {
@@ -90,8 +94,9 @@ impl App {
         })
     }
 
-    /// Serves HTTP on `listener` until `shutdown` resolves, then finishes in-flight
-    /// requests, pings and deliveries, releases the leases and closes the database.
+    /// Serves HTTP on `listener` (and email pings, when `OVERDUE_SMTP_LISTEN` is set) until
+    /// `shutdown` resolves, then finishes in-flight requests, pings and deliveries, releases
+    /// the leases and closes the database.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -103,6 +108,13 @@ impl App {
             cancel,
         } = self;
         let store = state.store.clone();
+        if let Some(address) = state.config.smtp_listen {
+            let smtp = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen for email on {address}"))?;
+            tracing::info!(%address, domain = %state.config.ping_email_domain(), "taking email pings");
+            tracker.spawn(crate::smtp::serve(smtp, state.clone(), cancel.clone()));
+        }
         let stop_loops = cancel.clone();
         let shutdown = async move {
             shutdown.await;
@@ -158,6 +170,7 @@ pub fn transports(config: &Config) -> anyhow::Result<Transports> {
             .parse()
             .context("invalid OVERDUE_EMAIL_FROM")?,
         site_root: config.site_root(),
+        ping_email_domain: config.smtp_listen.map(|_| config.ping_email_domain()),
         site_name: "Overdue".to_owned(),
     })
 }

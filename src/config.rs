@@ -234,6 +234,62 @@ pub struct Config {
         global = true
     )]
     pub registration_open: bool,
+
+    /// Address and port of the SMTP listener that turns incoming mail into pings
+    /// (e.g. `0.0.0.0:25`); unset, no mail is taken.
+    #[arg(long, env = "OVERDUE_SMTP_LISTEN", global = true)]
+    pub smtp_listen: Option<SocketAddr>,
+
+    /// Domain of ping email addresses, `<uuid>@<domain>` and `<ping key>+<slug>@<domain>`
+    /// (default: the host of the site root).
+    #[arg(long, env = "OVERDUE_PING_EMAIL_DOMAIN", global = true)]
+    pub ping_email_domain: Option<String>,
+
+    /// Largest email ping the SMTP listener takes, in bytes (announced as SIZE; larger
+    /// messages are refused with 552). The whole message is the ping's body.
+    #[arg(
+        long,
+        env = "OVERDUE_SMTP_MAX_MESSAGE_SIZE",
+        default_value_t = 1_048_576,
+        global = true
+    )]
+    pub smtp_max_message_size: usize,
+
+    /// SMTP sessions open at once; a client beyond that is refused with 421.
+    #[arg(
+        long,
+        env = "OVERDUE_SMTP_MAX_SESSIONS",
+        default_value_t = 128,
+        global = true
+    )]
+    pub smtp_max_sessions: usize,
+
+    /// SMTP sessions open at once from one client address (for IPv6, one /64 network).
+    #[arg(
+        long,
+        env = "OVERDUE_SMTP_MAX_SESSIONS_PER_ADDRESS",
+        default_value_t = 32,
+        global = true
+    )]
+    pub smtp_max_sessions_per_address: usize,
+
+    /// Seconds an SMTP client may take to send each command or line of a message.
+    #[arg(
+        long,
+        env = "OVERDUE_SMTP_COMMAND_TIMEOUT",
+        default_value = "60",
+        global = true
+    )]
+    pub smtp_command_timeout: Seconds,
+
+    /// Seconds an SMTP session may last in all.
+    #[arg(
+        long,
+        env = "OVERDUE_SMTP_SESSION_TIMEOUT",
+        default_value = "300",
+        global = true
+    )]
+    pub smtp_session_timeout: Seconds,
 }
 
 /// A rate limit: up to `count` requests at once, refilled evenly over `per`; `off` is none.
@@ -274,6 +330,30 @@ impl FromStr for Rate {
     }
 }
 
+/// A positive number of seconds, fractions allowed (`0.5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(Duration);
+
+impl Seconds {
+    pub fn duration(self) -> Duration {
+        self.0
+    }
+}
+
+impl FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| *n > 0.0)
+            .and_then(|n| Duration::try_from_secs_f64(n).ok())
+            .map(Seconds)
+            .ok_or_else(|| format!("expected a positive number of seconds, not {s:?}"))
+    }
+}
+
 /// Parses settings alone, as `overdue [FLAGS]` would.
 #[derive(Debug, clap::Parser)]
 struct ConfigOnly {
@@ -308,6 +388,33 @@ impl Config {
         format!("{}/ping/", self.site_root())
     }
 
+    /// The domain ping email is addressed to, lowercase: the setting, or the site root's host.
+    pub fn ping_email_domain(&self) -> String {
+        let domain = match &self.ping_email_domain {
+            Some(domain) => domain.trim().to_owned(),
+            None => {
+                let root = self.site_root();
+                let host = root
+                    .split_once("://")
+                    .map_or(root.as_str(), |(_, rest)| rest);
+                let host = host.split(['/', '?', '#']).next().unwrap_or_default();
+                let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+                // Without the port; a bracketed IPv6 address keeps its brackets.
+                match host.rsplit_once(':') {
+                    Some((name, port))
+                        if !name.is_empty()
+                            && port.bytes().all(|b| b.is_ascii_digit())
+                            && (!name.contains(':') || name.ends_with(']')) =>
+                    {
+                        name.to_owned()
+                    }
+                    _ => host.to_owned(),
+                }
+            }
+        };
+        domain.to_ascii_lowercase()
+    }
+
     /// Whether a peer may set the client address and scheme through proxy headers.
     pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|net| net.contains(peer))
@@ -317,6 +424,45 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ping_email_domain_defaults_to_the_site_roots_host() {
+        let domain = |flags: &[&str]| {
+            Config::from_flags(flags)
+                .expect("flags")
+                .ping_email_domain()
+        };
+        assert_eq!(
+            domain(&["--site-root", "https://HC.example.org/"]),
+            "hc.example.org"
+        );
+        assert_eq!(
+            domain(&["--site-root", "http://example.org:8000/x"]),
+            "example.org"
+        );
+        assert_eq!(domain(&["--site-root", "http://[::1]:8000"]), "[::1]");
+        assert_eq!(domain(&["--listen", "127.0.0.1:9000"]), "127.0.0.1");
+        assert_eq!(
+            domain(&[
+                "--site-root",
+                "https://a.org",
+                "--ping-email-domain",
+                "Mail.Example.org"
+            ]),
+            "mail.example.org"
+        );
+    }
+
+    #[test]
+    fn seconds_take_fractions_and_refuse_zero() {
+        let parse = |s: &str| s.parse::<Seconds>().map(Seconds::duration);
+        assert_eq!(parse("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse("0.25"), Ok(Duration::from_millis(250)));
+        assert!(parse("0").is_err());
+        assert!(parse("-1").is_err());
+        assert!(parse("soon").is_err());
+        assert!(parse("inf").is_err());
+    }
 
     #[test]
     fn trusted_networks_match_addresses_inside_them() {

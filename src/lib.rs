@@ -12,4 +12,5 @@ pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod retention;
+pub mod smtp;
 pub mod store;

@@ -95,3 +95,27 @@ pub fn render(
     ));
     text
 }
+
+// Email pings (the SMTP listener).
+
+/// A message whose DATA ended: `accepted` (its pings recorded), `too_large`,
+/// `line_too_long` (refused, nothing recorded) or `failed` (not recorded; the client retries).
+pub fn email_message(outcome: &'static str) {
+    counter!("overdue_email_messages_total", "outcome" => outcome).increment(1);
+}
+
+/// An SMTP session refused at connect (`sessions`: the listener is full; `client`: that
+/// client has its most sessions open) or ended by a limit (`timeout`, `session_limit`).
+pub fn smtp_session_refused(reason: &'static str) {
+    counter!("overdue_smtp_sessions_refused_total", "reason" => reason).increment(1);
+}
+
+/// A recipient refused at `RCPT TO`: `domain` or `mailbox`.
+pub fn email_recipient_refused(reason: &'static str) {
+    counter!("overdue_email_recipients_refused_total", "reason" => reason).increment(1);
+}
+
+/// An accepted recipient that named no check (`not_found`) or several (`ambiguous`).
+pub fn email_recipient_skipped(reason: &'static str) {
+    counter!("overdue_email_recipients_skipped_total", "reason" => reason).increment(1);
+}

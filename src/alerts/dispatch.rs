@@ -48,6 +48,8 @@ pub struct Transports {
     pub mailer: Option<Mailer>,
     pub from: lettre::message::Mailbox,
     pub site_root: String,
+    /// The domain of ping email addresses when the site takes mail.
+    pub ping_email_domain: Option<String>,
     pub site_name: String,
 }
 
@@ -400,6 +402,7 @@ impl Dispatcher {
             version: 3,
             access: KeyAccess::ReadWrite,
             site_root: &self.transports.site_root,
+            ping_email_domain: self.transports.ping_email_domain.as_deref(),
         };
         let is_email = channel.kind == "email";
         let wants_ping =

@@ -1,13 +1,16 @@
 //! Alert emails, sent through SMTP with lettre: the email channel's settings, the messages
-//! (an alert about a check, an address verification) and the SMTP mailer.
+//! (an alert about a check, an address verification), the SMTP mailer, and reading the
+//! message an email ping carries.
 
 mod mailer;
 mod message;
+mod ping_mail;
 #[cfg(test)]
 mod test_support;
 
 pub use mailer::Mailer;
 pub use message::{alert_message, escape_html, verification_message};
+pub use ping_mail::{PingMail, is_email};
 
 use serde::{Deserialize, Serialize};
 

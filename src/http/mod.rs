@@ -34,6 +34,8 @@ pub struct AppState {
     pub ingest: Ingest,
     /// `config.site_root()`, computed once.
     pub site_root: Arc<str>,
+    /// The domain of ping email addresses when the site takes mail (`OVERDUE_SMTP_LISTEN`).
+    pub ping_email_domain: Option<Arc<str>>,
     /// The site's secret (badge signatures), shared by every process through the database.
     pub secret: Arc<str>,
     /// The rate limiters, shared by every route.

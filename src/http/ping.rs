@@ -126,7 +126,13 @@ fn client(state: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> (Optio
     };
     let forwarded = forwarded_for(headers).filter(|_| trusted);
     let remote_addr = forwarded.or_else(|| peer.map(|ip| ip.to_canonical().to_string()));
-    let scheme = header("x-forwarded-proto").unwrap_or("http").to_owned();
+    // Only a web scheme: `email` marks pings taken by the SMTP listener, which the writer
+    // classifies by subject and body instead of HTTP body.
+    let scheme = match header("x-forwarded-proto") {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
+    .to_owned();
     (remote_addr, scheme)
 }
 

@@ -79,12 +79,17 @@ pub(super) fn apply<'a>(
                 continue;
             }
         };
-        let action = check.state.classify_http_ping(
-            input.url_action,
-            input.exit_status,
-            &input.method,
-            &input.body,
-        );
+        let action = if input.scheme == crate::smtp::SCHEME {
+            // An email ping: its keyword filters, not the URL's, method's or HTTP body's.
+            crate::smtp::classify::classify(check, &input.body)
+        } else {
+            check.state.classify_http_ping(
+                input.url_action,
+                input.exit_status,
+                &input.method,
+                &input.body,
+            )
+        };
         let (action, flip) = check.state.apply_ping(action, now, input.rid, &input.body);
         check.alert_after = check.state.going_down_after();
         if !applied.changed.contains(&check.code) {

@@ -586,3 +586,44 @@ app_test!(
         );
     }
 );
+
+app_test!(
+    a_webhooks_json_has_the_ping_address_where_mail_is_taken,
+    flags = [
+        PRIVATE,
+        "--smtp-listen",
+        "127.0.0.1:0",
+        "--ping-email-domain",
+        "ping.example.org"
+    ],
+    |app| {
+        let receiver = Receiver::start().await;
+        app.create_channel(&json!({
+            "name": "hook",
+            "kind": "webhook",
+            "webhook": {
+                "method_down": "POST",
+                "url_down": format!("{}/down", receiver.url),
+                "body_down": "$JSON",
+                "headers_down": {},
+                "method_up": "GET",
+                "url_up": "",
+                "body_up": "",
+                "headers_up": {},
+            }
+        }))
+        .await;
+        let check = pinged_check(app, "backup").await;
+        app.clock.set(at(START) + Duration::seconds(125));
+        app.deadline_loop(30).tick().await.expect("tick");
+        assert_eq!(
+            app.dispatcher().tick().await.expect("dispatch").delivered,
+            1
+        );
+
+        let sent: Value = serde_json::from_slice(&receiver.received()[0].body).expect("JSON");
+        let address = format!("{}@ping.example.org", check.code);
+        assert_eq!(sent["ping_email"], address);
+        assert_eq!(app.api_check(3, &check).await["ping_email"], address);
+    }
+);

@@ -14,6 +14,8 @@ mod checks_api;
 mod checks_web;
 mod cli;
 mod email;
+mod email_ping_surfaces;
+mod email_pings;
 mod integrations_web;
 mod invitations;
 mod lifecycle_api;

@@ -877,6 +877,30 @@ app_test!(
 );
 
 app_test!(
+    a_trusted_proxy_cannot_label_an_http_ping_as_email,
+    flags = ["--trusted-proxies", "10.0.0.0/8"],
+    |app| {
+        let check = app
+            .insert_check(|c| {
+                c.filter_body = true;
+                c.state.failure_kw = "broken".to_owned();
+            })
+            .await;
+        let request = req("POST", &ping_url(&check))
+            .header("x-forwarded-proto", "email")
+            .body(Body::from("Subject: broken\r\n\r\nbroken"))
+            .expect("request");
+
+        let response = app.send(from_peer(request, "10.1.2.3:4444")).await;
+
+        assert_ok(&response);
+        let ping = app.only_ping(&check).await;
+        // An HTTP ping, not classified by the email rules (filter_body is for email).
+        assert_eq!((ping.scheme.as_str(), ping.kind), ("http", None));
+    }
+);
+
+app_test!(
     ping_from_trusted_proxy_uses_first_forwarded_for_entry_and_proto,
     flags = ["--trusted-proxies", "10.0.0.0/8"],
     |app| {

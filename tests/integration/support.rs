@@ -757,3 +757,52 @@ pub fn mail_header(message: &str, name: &str) -> Option<String> {
             .then(|| value.trim().to_owned())
     })
 }
+
+// Email pings: the SMTP listener in-process, and swaks as an independent client.
+
+impl TestApp {
+    /// Starts the SMTP listener on a free loopback port, with the application's settings
+    /// (its flags) and state; it runs until `cancel` is cancelled or the test ends.
+    pub async fn start_smtp_until(
+        &self,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the SMTP listener");
+        let address = listener.local_addr().expect("listener address");
+        let task = tokio::spawn(overdue::smtp::serve(
+            listener,
+            self._app.state.clone(),
+            cancel,
+        ));
+        (address, task)
+    }
+
+    /// Starts the SMTP listener for the rest of the test; returns its address.
+    pub async fn start_smtp(&self) -> SocketAddr {
+        self.start_smtp_until(tokio_util::sync::CancellationToken::new())
+            .await
+            .0
+    }
+}
+
+/// The swaks program (Debian `swaks`), or `None` (the test is skipped) when it is not
+/// installed, unless `OVERDUE_REQUIRE_SWAKS=1` (CI) makes that a failure.
+pub fn swaks() -> Option<&'static str> {
+    let installed = std::process::Command::new("swaks")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        assert!(
+            std::env::var("OVERDUE_REQUIRE_SWAKS").as_deref() != Ok("1"),
+            "OVERDUE_REQUIRE_SWAKS=1 but swaks is not installed (apt-get install swaks)"
+        );
+        eprintln!("skipped: swaks is not installed (apt-get install swaks)");
+        return None;
+    }
+    Some("swaks")
+}

@@ -3,9 +3,11 @@
 
 use chrono::Duration;
 use lettre::Message;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use uuid::Uuid;
 
+use super::ping_mail::PingMail;
 use crate::alerts::{Direction, Notice};
 use crate::domain::check::CheckKind;
 use crate::store::{CheckRecord, PingRecord};
@@ -15,6 +17,9 @@ pub use crate::domain::escape_html;
 /// How much of the last ping's body an alert quotes. healthchecks.io quotes 10000 characters;
 /// Overdue quotes the end, where a failing job's error usually is.
 const BODY_EXCERPT_CHARS: usize = 10_000;
+
+/// The file name of the last email ping, attached to an alert (healthchecks.io's).
+const LAST_PING_ATTACHMENT: &str = "last-ping.eml";
 
 /// Renders the alert about `notice` for one recipient.
 ///
@@ -27,14 +32,39 @@ pub fn alert_message(
     site_name: &str,
 ) -> Result<Message, String> {
     let alert = Alert::from_notice(notice, site_name);
-    compose(
-        from,
-        to,
-        notice.id,
-        &alert.subject(),
-        alert.text(),
-        alert.html(),
-    )
+    let body = MultiPart::alternative_plain_html(alert.text(), alert.html());
+    // An email ping is attached whole rather than quoted: it is a message of its own, with
+    // headers and parts that quoting would flatten.
+    let body = match alert.message {
+        Some(raw) => MultiPart::mixed()
+            .multipart(body)
+            .singlepart(message_attachment(raw)),
+        None => body,
+    };
+    compose(from, to, notice.id, &alert.subject(), body)
+}
+
+/// The raw message as a `message/rfc822` part. RFC 2046 allows such a part only the 7bit,
+/// 8bit and binary encodings, so those are used when the message fits them (its line ends
+/// made CRLF); a message that fits neither (a stray non-UTF-8 byte, an overlong line) is sent
+/// in base64, which mail clients still open.
+fn message_attachment(raw: &[u8]) -> SinglePart {
+    let fitting = std::str::from_utf8(raw).ok().and_then(|text| {
+        [
+            ContentTransferEncoding::SevenBit,
+            ContentTransferEncoding::EightBit,
+        ]
+        .into_iter()
+        .find_map(|encoding| Body::new_with_encoding(text.to_owned(), encoding).ok())
+    });
+    // lettre would pick quoted-printable for a mostly ASCII message; base64 is asked for by
+    // name (it fits any bytes, so the fallback to lettre's choice is never taken).
+    let body = fitting.unwrap_or_else(|| {
+        Body::new_with_encoding(raw.to_vec(), ContentTransferEncoding::Base64)
+            .unwrap_or_else(Body::new)
+    });
+    let content_type = ContentType::parse("message/rfc822").expect("a valid content type");
+    Attachment::new(LAST_PING_ATTACHMENT.to_owned()).body(body, content_type)
 }
 
 /// Renders the message asking the owner of `to` to confirm it may receive a project's alerts.
@@ -70,19 +100,17 @@ pub fn verification_message(
         to,
         id,
         &format!("Verify email address on {site_name}"),
-        text,
-        html,
+        MultiPart::alternative_plain_html(text, html),
     )
 }
 
-/// Assembles a multipart/alternative message with a Message-ID on the sender's domain.
+/// Assembles a message with a Message-ID on the sender's domain.
 fn compose(
     from: &Mailbox,
     to: &str,
     id: Uuid,
     subject: &str,
-    text: String,
-    html: String,
+    body: MultiPart,
 ) -> Result<Message, String> {
     let to: Mailbox = to
         .parse()
@@ -92,7 +120,7 @@ fn compose(
         .to(to)
         .subject(single_line(subject))
         .message_id(Some(format!("<{id}@{}>", from.email.domain())))
-        .multipart(MultiPart::alternative_plain_html(text, html))
+        .multipart(body)
         .map_err(|e| format!("Could not build the message: {e}"))
 }
 
@@ -114,7 +142,17 @@ struct Alert<'a> {
     check_url: &'a str,
     description: &'a str,
     details: Vec<(String, String)>,
-    body: Option<BodyExcerpt>,
+    body: Option<LastPingBody>,
+    /// The last ping's raw message, when it came by email.
+    message: Option<&'a [u8]>,
+}
+
+/// What the "Last Ping Body" section shows.
+enum LastPingBody {
+    /// The quoted end of an HTTP ping's body.
+    Excerpt(BodyExcerpt),
+    /// An email ping: its message is attached.
+    Attached,
 }
 
 /// The quoted end of the last ping's body.
@@ -135,6 +173,18 @@ impl<'a> Alert<'a> {
             Direction::Down => (reason_text(&notice.reason), None),
             Direction::Up => (None, notice.downtime.map(format_approx_duration)),
         };
+        let last_ping = notice.last_ping.as_ref();
+        // A message that came by email is attached, not quoted (healthchecks.io's "See the
+        // attachment."): `mail` is only there for an email ping with a message.
+        let mail = last_ping.and_then(PingMail::of);
+        let message = last_ping
+            .and_then(|p| p.body.as_deref())
+            .filter(|_| mail.is_some());
+        let body = if mail.is_some() {
+            Some(LastPingBody::Attached)
+        } else {
+            last_ping.and_then(body_excerpt).map(LastPingBody::Excerpt)
+        };
         Alert {
             direction: notice.direction,
             name,
@@ -143,8 +193,9 @@ impl<'a> Alert<'a> {
             site_name,
             check_url: &notice.check_url,
             description: check.desc.trim(),
-            details: details(notice),
-            body: notice.last_ping.as_ref().and_then(body_excerpt),
+            details: details(notice, mail.as_ref()),
+            body,
+            message,
         }
     }
 
@@ -191,14 +242,20 @@ impl<'a> Alert<'a> {
         for (label, value) in &self.details {
             out.push_str(&format!("{label}: {value}\n"));
         }
-        if let Some(body) = &self.body {
-            out.push_str("\nLast Ping Body:\n---------------\n");
-            if body.truncated {
-                out.push_str(&truncation_note());
+        match &self.body {
+            Some(LastPingBody::Excerpt(body)) => {
+                out.push_str("\nLast Ping Body:\n---------------\n");
+                if body.truncated {
+                    out.push_str(&truncation_note());
+                    out.push('\n');
+                }
+                out.push_str(&body.text);
                 out.push('\n');
             }
-            out.push_str(&body.text);
-            out.push('\n');
+            Some(LastPingBody::Attached) => {
+                out.push_str("\nLast Ping Body:\n---------------\nSee the attachment.\n");
+            }
+            None => {}
         }
         out
     }
@@ -239,15 +296,21 @@ impl<'a> Alert<'a> {
             ));
         }
         out.push_str("</table>\n");
-        if let Some(body) = &self.body {
-            out.push_str("<h3>Last Ping Body</h3>\n");
-            if body.truncated {
-                out.push_str(&format!("<p><em>{}</em></p>\n", truncation_note()));
+        match &self.body {
+            Some(LastPingBody::Excerpt(body)) => {
+                out.push_str("<h3>Last Ping Body</h3>\n");
+                if body.truncated {
+                    out.push_str(&format!("<p><em>{}</em></p>\n", truncation_note()));
+                }
+                out.push_str(&format!(
+                    "<pre style=\"white-space: pre-wrap;\">{}</pre>\n",
+                    escape_html(&body.text)
+                ));
             }
-            out.push_str(&format!(
-                "<pre style=\"white-space: pre-wrap;\">{}</pre>\n",
-                escape_html(&body.text)
-            ));
+            Some(LastPingBody::Attached) => {
+                out.push_str("<h3>Last Ping Body</h3>\n<p>See the attachment.</p>\n");
+            }
+            None => {}
         }
         html_document(&out)
     }
@@ -263,8 +326,8 @@ fn reason_text(reason: &str) -> Option<&'static str> {
 }
 
 /// The "Details" rows, in healthchecks.io's order. Times are UTC: Overdue has no per-user
-/// time zone to render them in.
-fn details(notice: &Notice) -> Vec<(String, String)> {
+/// time zone to render them in. `mail`: the last ping's message, when it came by email.
+fn details(notice: &Notice, mail: Option<&PingMail>) -> Vec<(String, String)> {
     let check = &notice.check;
     let mut rows: Vec<(String, String)> = Vec::new();
     let mut row = |label: &str, value: String| rows.push((label.to_owned(), value));
@@ -287,6 +350,9 @@ fn details(notice: &Notice) -> Vec<(String, String)> {
         Some(ping) => {
             row("Last ping", last_ping(ping));
             row("Last ping type", ping_type(ping));
+            if let Some(mail) = mail.filter(|m| !m.subject.is_empty()) {
+                row("Last ping subject", mail.subject.clone());
+            }
         }
         None => row("Last ping", "never".to_owned()),
     }
@@ -421,6 +487,8 @@ fn html_document(body: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use mail_parser::MimeHeaders as _;
+
     use super::*;
     use crate::alerts::email::test_support::{Parsed, at, down_notice, parse, ping, up_notice};
 
@@ -734,6 +802,148 @@ mod tests {
     fn invalid_utf8_in_the_body_is_replaced() {
         let text = text_of(&notice_with_body(b"ok \xff\xfe done".to_vec()));
         assert!(text.contains("ok \u{fffd}\u{fffd} done"), "{text}");
+    }
+
+    /// A message as a cron daemon mails it, subject encoded.
+    const MAILED: &[u8] = b"From: Cron Daemon <cron@example.org>\r\n\
+        To: backup@hc.example.org\r\n\
+        Subject: =?UTF-8?Q?Sauvegarde_r=C3=A9ussie?=\r\n\
+        \r\n\
+        Lorem ipsum dolor sit amet.\r\n";
+
+    fn notice_with_email_ping(raw: &[u8]) -> Notice {
+        let mut last = ping(None, at(2026, 11, 4, 11, 58));
+        last.scheme = "email".to_owned();
+        last.method = String::new();
+        last.ua = "Email from cron@example.org".to_owned();
+        last.body = Some(raw.to_vec());
+        Notice {
+            last_ping: Some(last),
+            ..down_notice()
+        }
+    }
+
+    /// The alert as a mail client reads it.
+    fn received(notice: &Notice) -> mail_parser::Message<'static> {
+        let message = alert_message(notice, &sender(), "alice@example.org", "Overdue").unwrap();
+        mail_parser::MessageParser::default()
+            .parse(&message.formatted())
+            .expect("a message")
+            .into_owned()
+    }
+
+    fn text_and_html(message: &mail_parser::Message<'_>) -> (String, String) {
+        let text = message.body_text(0).expect("text part");
+        let html = message.body_html(0).expect("html part");
+        (text.replace("\r\n", "\n"), html.replace("\r\n", "\n"))
+    }
+
+    #[test]
+    fn an_email_ping_is_attached_with_its_subject_in_the_details() {
+        let message = received(&notice_with_email_ping(MAILED));
+
+        let (text, html) = text_and_html(&message);
+        assert!(
+            text.contains("\nLast ping type: Success\nLast ping subject: Sauvegarde réussie\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Last Ping Body:\n---------------\nSee the attachment.\n"),
+            "{text}"
+        );
+        assert!(html.contains(">Last ping subject</th>"), "{html}");
+        assert!(html.contains(">Sauvegarde réussie</td>"), "{html}");
+        assert!(html.contains("<p>See the attachment.</p>"), "{html}");
+        for part in [&text, &html] {
+            assert!(!part.contains("Lorem ipsum"), "{part}");
+        }
+
+        assert_eq!(message.attachment_count(), 1);
+        let attachment = message.attachment(0).expect("attachment");
+        assert_eq!(attachment.attachment_name(), Some("last-ping.eml"));
+        let content_type = attachment.content_type().expect("content type");
+        assert_eq!(
+            (content_type.ctype(), content_type.subtype()),
+            ("message", Some("rfc822"))
+        );
+        assert_eq!(attachment.contents(), MAILED);
+        let inner = attachment.message().expect("a message");
+        assert_eq!(inner.subject(), Some("Sauvegarde réussie"));
+    }
+
+    #[test]
+    fn an_attached_message_keeps_its_bytes_whatever_its_encoding() {
+        let long = [b"Subject: long\r\n\r\n".as_slice(), &[b'x'; 2000], b"\r\n"].concat();
+        let cases: [(&[u8], &str); 4] = [
+            (MAILED, "7bit"),
+            // UTF-8 with bare LF line ends: its lines are made CRLF.
+            ("Subject: ok\n\nglāžšķūņu rūķīši\n".as_bytes(), "8bit"),
+            // Latin-1 is not UTF-8.
+            (b"Subject: caf\xe9\r\n\r\nna\xefve\r\n", "base64"),
+            // A line over 998 characters fits neither 7bit nor 8bit.
+            (&long, "base64"),
+        ];
+        for (raw, encoding) in cases {
+            let message = received(&notice_with_email_ping(raw));
+            let attachment = message.attachment(0).expect("attachment");
+            let shown = String::from_utf8_lossy(raw);
+            let name: String = shown.chars().take(40).collect();
+            assert_eq!(
+                attachment.content_transfer_encoding(),
+                Some(encoding),
+                "{name}"
+            );
+            let expected = if encoding == "base64" {
+                raw.to_vec()
+            } else {
+                shown
+                    .replace("\r\n", "\n")
+                    .replace('\n', "\r\n")
+                    .into_bytes()
+            };
+            assert_eq!(attachment.contents(), expected.as_slice(), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_email_ping_without_a_subject_has_no_subject_line() {
+        let message = received(&notice_with_email_ping(b"From: a@b.c\r\n\r\nhello\r\n"));
+        let (text, _) = text_and_html(&message);
+        assert!(!text.contains("Last ping subject"), "{text}");
+        assert!(text.contains("See the attachment."), "{text}");
+        assert_eq!(message.attachment_count(), 1);
+    }
+
+    #[test]
+    fn the_subject_of_an_email_ping_is_escaped_in_html() {
+        let raw = b"Subject: <script>alert(1)</script> & co\r\n\r\nx\r\n";
+        let (text, html) = text_and_html(&received(&notice_with_email_ping(raw)));
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"),
+            "{html}"
+        );
+        assert!(text.contains("Last ping subject: <script>alert(1)</script> & co\n"));
+    }
+
+    #[test]
+    fn an_http_ping_is_quoted_and_nothing_is_attached() {
+        let message = received(&notice_with_body(b"Subject: not an email\n".to_vec()));
+        assert_eq!(message.attachment_count(), 0);
+        let (text, _) = text_and_html(&message);
+        assert!(!text.contains("Last ping subject"), "{text}");
+        assert!(
+            text.ends_with("---------------\nSubject: not an email\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_empty_email_ping_is_neither_quoted_nor_attached() {
+        let message = received(&notice_with_email_ping(b""));
+        assert_eq!(message.attachment_count(), 0);
+        let (text, _) = text_and_html(&message);
+        assert!(!text.contains("Last Ping Body"), "{text}");
     }
 
     #[test]

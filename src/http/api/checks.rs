@@ -25,6 +25,7 @@ pub(super) fn view<'a>(state: &'a AppState, version: Version, access: KeyAccess)
         version: version.0,
         access,
         site_root: &state.site_root,
+        ping_email_domain: state.ping_email_domain.as_deref(),
     }
 }
 

@@ -16,6 +16,8 @@ pub struct View<'a> {
     pub version: u8,
     pub access: KeyAccess,
     pub site_root: &'a str,
+    /// Set when the site takes email pings: read-write keys then see each check's address.
+    pub ping_email_domain: Option<&'a str>,
 }
 
 /// healthchecks.io's `isostring`: seconds precision, `+00:00`.
@@ -98,6 +100,10 @@ impl Serialize for CheckJson<'_> {
                     "ping_url",
                     &format!("{}/ping/{}", view.site_root, check.code),
                 )?;
+                // Not in healthchecks.io's JSON: only sites that take mail add it.
+                if let Some(domain) = view.ping_email_domain {
+                    map.serialize_entry("ping_email", &format!("{}@{domain}", check.code))?;
+                }
                 map.serialize_entry("update_url", &update_url)?;
                 map.serialize_entry("pause_url", &format!("{update_url}/pause"))?;
                 map.serialize_entry("resume_url", &format!("{update_url}/resume"))?;

@@ -142,6 +142,9 @@ pub struct Check {
     pub uuid: Option<String>,
     #[schema(nullable = false)]
     pub ping_url: Option<String>,
+    /// The address to mail pings to, when the site takes email pings (not in healthchecks.io).
+    #[schema(nullable = false)]
+    pub ping_email: Option<String>,
     #[schema(nullable = false)]
     pub update_url: Option<String>,
     #[schema(nullable = false)]

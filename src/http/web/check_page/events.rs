@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use crate::alerts::email::{PingMail, is_email};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::store::{CheckRecord, FlipRecord, PingRecord};
@@ -24,13 +25,19 @@ pub(super) struct Event {
     pub details: Vec<String>,
 }
 
+/// How much of a ping's body (or an email ping's text) the log quotes.
+const EXCERPT_CHARS: usize = 200;
+
 fn ping_event(p: &PingRecord) -> Event {
+    if is_email(p) {
+        return email_ping_event(p);
+    }
     let body = p
         .body
         .as_deref()
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
-    let excerpt: String = body.chars().take(200).collect();
+    let excerpt: String = body.chars().take(EXCERPT_CHARS).collect();
     Event {
         at: p.created,
         kind: "ping",
@@ -52,6 +59,29 @@ fn ping_event(p: &PingRecord) -> Event {
         } else {
             vec![excerpt]
         },
+    }
+}
+
+/// An email ping as healthchecks.io logs it: who sent it ("Email from <sender>") rather than
+/// a scheme and method; then its decoded subject and the start of its text, not the raw
+/// message, which opens with a screenful of headers.
+fn email_ping_event(p: &PingRecord) -> Event {
+    let mut details = Vec::new();
+    if let Some(mail) = PingMail::of(p) {
+        if !mail.subject.is_empty() {
+            details.push(format!("Subject: {}", mail.subject));
+        }
+        let excerpt: String = mail.text.chars().take(EXCERPT_CHARS).collect();
+        if !excerpt.is_empty() {
+            details.push(excerpt);
+        }
+    }
+    Event {
+        at: p.created,
+        kind: "ping",
+        label: p.kind.clone().unwrap_or_else(|| "success".to_owned()),
+        text: format!("#{} {}", p.n, p.ua),
+        details,
     }
 }
 

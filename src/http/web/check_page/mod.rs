@@ -5,6 +5,7 @@
 mod channels;
 mod events;
 mod history;
+mod how_to_ping;
 mod rules;
 mod schedule;
 
@@ -20,6 +21,7 @@ use serde_json::{Map, Value, json};
 use self::channels::Toggle;
 use self::events::{Event, LOG_EVENTS};
 use self::history::History;
+use self::how_to_ping::PingEmail;
 use self::rules::{Rules, RulesErrors};
 use self::schedule::{ScheduleCard, ScheduleInput};
 use super::session::{self, User};
@@ -45,6 +47,8 @@ struct CheckPage {
     schedule: String,
     ping_url: String,
     slug_url: Option<String>,
+    /// The addresses to mail, when this instance takes email pings.
+    ping_email: Option<PingEmail>,
     events: Vec<Event>,
     notice: Option<String>,
     errors: EditErrors,
@@ -154,6 +158,7 @@ async fn page(
         schedule: super::checks::schedule_text(check),
         ping_url: format!("{}/ping/{}", state.site_root, check.code),
         slug_url,
+        ping_email: PingEmail::of(&state.config, check, project),
         events: events::events(state, check, &pings, &flips).await?,
         notice: None,
         errors: EditErrors::default(),
