@@ -12,8 +12,8 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::email::{self, EmailConfig, Mailer};
-use super::webhook::{WebhookConfig, WebhookSender};
+use super::email::{self, EmailConfig, Mailer, SEND_DEADLINE};
+use super::webhook::{self, WebhookConfig, WebhookSender};
 use super::{Direction, Notice, Outcome};
 use crate::clock::Clock;
 use crate::domain::check::Status;
@@ -28,10 +28,19 @@ use crate::store::{
 const CLAIM: i64 = 1000;
 /// Deliveries in flight at once: enough to keep a burst moving, few enough not to open
 /// thousands of connections at once.
-const CONCURRENT: usize = 128;
-/// How long a claim lasts: longer than any one delivery (webhooks time out after 10 s), so
-/// a live dispatcher never loses its row; a dead one's rows are retried after this.
-const CLAIM_TTL: Duration = Duration::seconds(20);
+pub const CONCURRENT: usize = 128;
+/// The longest one delivery can take: a webhook's timeout or an email's send deadline.
+const LONGEST_DELIVERY: std::time::Duration =
+    if webhook::TIMEOUT.as_secs() > SEND_DEADLINE.as_secs() {
+        webhook::TIMEOUT
+    } else {
+        SEND_DEADLINE
+    };
+/// How long a claim lasts; a dead dispatcher's rows are retried after this. A delivery starts
+/// only while at least [`LONGEST_DELIVERY`] of its claim is left, so a live dispatcher never
+/// delivers a row whose claim another process may have taken over; a row still waiting for
+/// its turn by then is given back untried.
+const CLAIM_TTL: Duration = Duration::seconds(60);
 /// The longest the dispatcher sleeps without being woken.
 const MAX_SLEEP: Duration = Duration::seconds(1);
 /// Tries per status change before the notification is dead-lettered.
@@ -61,6 +70,8 @@ pub struct DispatchTick {
     pub dead: usize,
     /// Results not written because a later claim had taken the notification over.
     pub superseded: usize,
+    /// Claimed notifications given back untried: their turn came too late in their claim.
+    pub released: usize,
     pub next_due: Option<DateTime<Utc>>,
 }
 
@@ -111,16 +122,34 @@ impl Dispatcher {
                 running.spawn(async move {
                     // The semaphore is never closed, so acquiring cannot fail.
                     let _permit = permits.acquire().await.ok();
-                    this.attempt(row, &context).await
+                    if !this.time_to_deliver(&row) {
+                        return Ok(Err(row));
+                    }
+                    this.attempt(row, &context).await.map(Ok)
                 });
             }
             let mut finished = Vec::new();
+            let mut released = Vec::new();
             while let Some(joined) = running.join_next().await {
                 match joined {
-                    Ok(Ok(done)) => finished.push(done),
+                    Ok(Ok(Ok(done))) => finished.push(done),
+                    Ok(Ok(Err(row))) => released.push(row),
                     Ok(Err(err)) => tracing::error!(error = %err, "delivery failed to load"),
                     Err(err) => tracing::error!(error = %err, "delivery task panicked"),
                 }
+            }
+            if !released.is_empty() {
+                let claims: Vec<(i64, i64, i64)> = released
+                    .iter()
+                    .filter_map(|row| Some((row.id, row.attempts, row.due_at?.timestamp_millis())))
+                    .collect();
+                let now = self.clock.now().timestamp_millis();
+                let given_back = self.store.release_claims(&claims, now).await?;
+                tick.released += usize::try_from(given_back).unwrap_or(usize::MAX);
+                tracing::warn!(
+                    count = released.len(),
+                    "deliveries waited too long for their turn; given back to be claimed again"
+                );
             }
             for (_, done) in &finished {
                 match done.outcome {
@@ -218,6 +247,13 @@ impl Dispatcher {
             prefetched.projects.insert(id, name);
         }
         Ok(prefetched)
+    }
+
+    /// Whether the claim on `row` (until its `due_at`) outlasts the longest delivery from now.
+    fn time_to_deliver(&self, row: &OutboxRecord) -> bool {
+        let longest = Duration::from_std(LONGEST_DELIVERY).unwrap_or(Duration::MAX);
+        row.due_at
+            .is_some_and(|until| self.clock.now() + longest <= until)
     }
 
     /// Delivers one claimed notification and says how it went.

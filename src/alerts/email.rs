@@ -9,6 +9,7 @@ mod ping_mail;
 mod test_support;
 
 pub use mailer::Mailer;
+pub(crate) use mailer::SEND_DEADLINE;
 pub use message::{alert_message, escape_html, verification_message};
 pub use ping_mail::{PingMail, is_email};
 

@@ -650,7 +650,7 @@ async fn resolve_host(host: &str, allow_private: bool) -> Result<Vec<SocketAddr>
 
 /// healthchecks.io allows 30 s; a shorter limit keeps one slow receiver from holding up the
 /// dispatcher, and retries come from the outbox.
-const TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const USER_AGENT: &str = "Overdue";
 

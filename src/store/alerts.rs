@@ -958,6 +958,33 @@ macro_rules! alerts_engine {
                     .collect()
             }
 
+            /// Gives claimed notifications back untried, due at `now`, for any process to claim
+            /// again; the claim's attempt is not counted. Each is `(id, attempts, claimed_until)`
+            /// as claimed: a claim taken over in the meantime is left alone. Returns how many.
+            pub async fn release_claims(
+                &self,
+                claims: &[(i64, i64, i64)],
+                now: i64,
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut released = 0;
+                for &(id, attempts, claimed_until) in claims {
+                    released += sqlx::query(
+                        "update outbox set attempts = attempts - 1, due_at = $1 \
+                         where id = $2 and attempts = $3 and due_at = $4 and state = 'pending'",
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .bind(attempts)
+                    .bind(claimed_until)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(released)
+            }
+
             /// The earliest time a notification falls due.
             pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
                 let next: Option<(i64,)> = sqlx::query_as(

@@ -397,6 +397,7 @@ forward! {
     pub async fn next_due(&self) -> Result<Option<i64>, StoreError>;
     /// Records finished attempts (with their channel ids); returns how many states were written.
     pub async fn finish_attempts(&self, done: &[(i64, Finished)]) -> Result<usize, StoreError>;
+    pub async fn release_claims(&self, claims: &[(i64, i64, i64)], now: i64) -> Result<u64, StoreError>;
     /// The checks with these ids, in no particular order.
     pub async fn checks_by_ids(&self, ids: &[i64]) -> Result<Vec<CheckRecord>, StoreError>;
     pub async fn channels_by_ids(&self, ids: &[i64]) -> Result<Vec<ChannelRecord>, StoreError>;

@@ -3,9 +3,11 @@
 //! signature checked by the `standardwebhooks` crate. Time is the application's fake clock;
 //! the loops are stepped one tick at a time.
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use chrono::Duration;
-use overdue::alerts::dispatch::DispatchTick;
+use overdue::alerts::dispatch::{CONCURRENT, DispatchTick};
 use overdue::domain::check::Status;
 use overdue::store::CheckRecord;
 use serde_json::{Value, json};
@@ -625,5 +627,90 @@ app_test!(
         let address = format!("{}@ping.example.org", check.code);
         assert_eq!(sent["ping_email"], address);
         assert_eq!(app.api_check(3, &check).await["ping_email"], address);
+    }
+);
+
+/// A webhook receiver that holds every request until it is opened, counting them.
+struct Gate {
+    url: String,
+    held: Arc<std::sync::atomic::AtomicUsize>,
+    ids: Arc<std::sync::Mutex<Vec<String>>>,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl Gate {
+    async fn start() -> Gate {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let held = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let ids = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (open, opened) = tokio::sync::watch::channel(false);
+        let (count, seen) = (Arc::clone(&held), Arc::clone(&ids));
+        let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+            let (count, seen, mut opened) = (Arc::clone(&count), Arc::clone(&seen), opened.clone());
+            async move {
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                seen.lock().expect("ids").push(id);
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                opened.wait_for(|open| *open).await.ok();
+                StatusCode::OK
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        Gate {
+            url,
+            held,
+            ids,
+            open,
+        }
+    }
+}
+
+app_test!(
+    a_delivery_whose_turn_comes_late_in_its_claim_is_given_back_not_sent_twice,
+    flags = [PRIVATE],
+    |app| {
+        let gate = Gate::start().await;
+        let hook = app.create_webhook(&gate.url).await;
+        let channel = hook["id"].as_str().expect("id").to_owned();
+        let total = CONCURRENT + 2;
+        for _ in 0..total {
+            let response = app
+                .api("POST", &format!("/api/v3/channels/{channel}/test"), None)
+                .await;
+            assert!(response.status.is_success(), "{}", response.text());
+        }
+
+        // Every delivery slot is taken by a receiver that does not answer...
+        let dispatcher = app.dispatcher();
+        let first = tokio::spawn({
+            let dispatcher = dispatcher.clone();
+            async move { dispatcher.tick().await }
+        });
+        let started = std::time::Instant::now();
+        while gate.held.load(std::sync::atomic::Ordering::SeqCst) < CONCURRENT {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30));
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // ...until so late in the claim that the last two could not finish within it.
+        app.clock.set(app.now() + Duration::seconds(31));
+        gate.open.send(true).expect("open");
+        let tick = first.await.expect("join").expect("tick");
+        assert_eq!((tick.delivered, tick.released), (CONCURRENT, 2));
+        assert_eq!(gate.ids.lock().expect("ids").len(), CONCURRENT);
+
+        // Given back due now, they go out on the next round, once each.
+        let tick = dispatcher.tick().await.expect("tick");
+        assert_eq!((tick.delivered, tick.released), (2, 0));
+        let mut ids = gate.ids.lock().expect("ids").clone();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), total, "a notification was sent twice");
     }
 );

@@ -14,7 +14,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one whole delivery may take. lettre's async transport bounds only the connect
 /// step, so a relay that stalls mid-conversation is cut off here; a healthy exchange is a few
 /// round trips of [`COMMAND_TIMEOUT`] at most.
-const SEND_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const SEND_DEADLINE: Duration = Duration::from_secs(30);
 
 /// SMTP client for alert and verification email, configured by one URL
 /// (`smtp://host:port`, `smtps://user:pass@host`, `smtp://host?tls=required`).
