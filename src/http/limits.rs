@@ -86,6 +86,20 @@ impl Limits {
 
     /// Limits Management API requests per API key: the `X-Api-Key` header, else the
     /// `api_key` of a POST's JSON body, else (no key given) the source address.
+    /// Takes one ping to `check` (a UUID, or `<ping key>/<slug>`) from the per-check limit,
+    /// the bucket HTTP pings to the same check draw from; false when it is used up. For
+    /// pings that do not come through the router (email).
+    pub fn take_ping_to(&self, check: &str) -> bool {
+        let Some(config) = &self.ping_check else {
+            return true;
+        };
+        let allowed = config.limiter().check_key(&check.to_owned()).is_ok();
+        if !allowed {
+            metrics::counter!("overdue_rate_limited_total", "limit" => "ping_check").increment(1);
+        }
+        allowed
+    }
+
     pub fn api<S: Clone + Send + Sync + 'static>(&self, routes: Router<S>) -> Router<S> {
         let Some(config) = &self.api else {
             return routes;

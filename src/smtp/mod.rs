@@ -42,6 +42,7 @@ pub async fn serve(listener: TcpListener, state: AppState, cancel: CancellationT
         command_timeout: config.smtp_command_timeout.duration(),
         session_timeout: config.smtp_session_timeout.duration(),
         ingest: state.ingest.clone(),
+        limits: state.limits.clone(),
         cancel: cancel.clone(),
     });
     let limits = SessionLimits::new(

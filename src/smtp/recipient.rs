@@ -46,6 +46,15 @@ pub fn accept(address: &str, domain: &str) -> Result<(), Refusal> {
     }
 }
 
+/// The key of the check's ping rate limit, as HTTP pings to it use: its UUID, or
+/// `<ping key>/<slug>`.
+pub fn limit_key(address: &str) -> Option<String> {
+    Some(match target(address)? {
+        PingTarget::Code(code) => code.to_string(),
+        PingTarget::Slug { ping_key, slug, .. } => format!("{ping_key}/{slug}"),
+    })
+}
+
 /// The check an accepted address names; `None` when it names none (the UUID pattern admits
 /// a `|`, as healthchecks.io's does, which is no UUID).
 pub fn target(address: &str) -> Option<PingTarget> {

@@ -17,6 +17,7 @@ use super::command::{self, NULL_SENDER};
 use super::limits::Permit;
 use super::recipient;
 use crate::domain::check::Action;
+use crate::http::Limits;
 use crate::ingest::{Ingest, IngestError};
 use crate::store::{PingInput, PingOutcome};
 
@@ -35,6 +36,8 @@ pub struct Context {
     pub command_timeout: Duration,
     pub session_timeout: Duration,
     pub ingest: Ingest,
+    /// The rate limits: a recipient draws on its check's ping limit.
+    pub limits: Limits,
     /// Cancelled at shutdown: waiting sessions say goodbye and close.
     pub cancel: CancellationToken,
 }
@@ -50,12 +53,25 @@ struct Envelope {
 /// envelope goes when DATA starts.
 struct Rules {
     domain: String,
+    limits: Limits,
     envelope: Arc<Mutex<Option<Envelope>>>,
 }
 
 impl mailin::Handler for Rules {
     fn rcpt(&mut self, to: &str) -> Response {
         match recipient::accept(to, &self.domain) {
+            // Over its check's limit, a recipient is deferred: the sender's mail server
+            // tries again later, so the ping arrives late rather than never.
+            Ok(())
+                if !recipient::limit_key(to).is_none_or(|key| self.limits.take_ping_to(&key)) =>
+            {
+                tracing::debug!(recipient = to, "recipient over its check's ping limit");
+                crate::metrics::email_recipient_refused("rate_limited");
+                Response::custom(
+                    450,
+                    "4.7.1 Too many pings to this check, try again later".to_owned(),
+                )
+            }
             Ok(()) => mailin::response::OK,
             Err(refusal) => {
                 tracing::debug!(
@@ -235,6 +251,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, context: Arc<Context>, _pe
     let envelope = Arc::new(Mutex::new(None));
     let rules = Rules {
         domain: context.domain.clone(),
+        limits: context.limits.clone(),
         envelope: Arc::clone(&envelope),
     };
     let mut smtp = SessionBuilder::new(context.domain.as_str()).build(peer.ip(), rules);

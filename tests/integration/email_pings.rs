@@ -881,3 +881,58 @@ app_test!(the_listener_stops_at_shutdown, |app| {
         "no longer listening"
     );
 });
+
+app_test!(
+    mail_over_a_checks_ping_limit_is_deferred_and_records_nothing,
+    flags = ["--rate-limits", "on", "--rate-limit-ping-check", "2/min"],
+    |app| {
+        let smtp = app.start_smtp().await;
+        let check = app.create_check(&json!({"name": "limited"})).await;
+        let other = app.create_check(&json!({"name": "other"})).await;
+        let (to, other_to) = (address_of(&check), address_of(&other));
+        let message = b"Subject: done\r\n\r\nbody\r\n";
+        for _ in 0..2 {
+            assert_eq!(
+                Smtp::connect(smtp).await.send(&[&to], message).await,
+                "250 OK"
+            );
+        }
+
+        // The third is deferred at RCPT (the sender retries later); another check still
+        // takes mail in the same message.
+        let mut client = Smtp::connect(smtp).await;
+        assert!(
+            client
+                .command("EHLO client.example.org")
+                .await
+                .starts_with("250-")
+        );
+        assert_eq!(
+            client.command(&format!("MAIL FROM:<{FROM}>")).await,
+            "250 OK"
+        );
+        assert_eq!(
+            client.command(&format!("RCPT TO:<{to}>")).await,
+            "450 4.7.1 Too many pings to this check, try again later"
+        );
+        assert_eq!(
+            client.command(&format!("RCPT TO:<{other_to}>")).await,
+            "250 OK"
+        );
+        assert_eq!(client.data(message).await, "250 OK");
+        assert_eq!(app.pings(&check).await.len(), 2);
+        assert_eq!(app.pings(&other).await.len(), 1);
+
+        // Mail and HTTP pings to a check share its limit.
+        let response = app.request("GET", &format!("/ping/{}", check.code)).await;
+        assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            counter(
+                app,
+                r#"overdue_email_recipients_refused_total{reason="rate_limited"}"#
+            )
+            .await
+                >= 1.0
+        );
+    }
+);
