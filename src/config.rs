@@ -188,7 +188,7 @@ pub struct Config {
     )]
     pub rate_limits: bool,
 
-    /// Management API requests per API key (`N/s`, `N/min`, `N/hour` or `off`).
+    /// Management API requests per API key (`N/s`, `N/min`, `N/hour`, `N/day` or `off`).
     #[arg(
         long,
         env = "OVERDUE_RATE_LIMIT_API",
@@ -223,6 +223,15 @@ pub struct Config {
         global = true
     )]
     pub rate_limit_login: Rate,
+
+    /// Team invitations each user may send.
+    #[arg(
+        long,
+        env = "OVERDUE_RATE_LIMIT_INVITE",
+        default_value = "20/day",
+        global = true
+    )]
+    pub rate_limit_invite: Rate,
 
     /// Whether anyone may sign up for an account on the dashboard.
     #[arg(
@@ -312,7 +321,7 @@ impl FromStr for Rate {
         if s.trim() == "off" {
             return Ok(Rate(None));
         }
-        let bad = || format!("expected N/s, N/min, N/hour or off, not {s:?}");
+        let bad = || format!("expected N/s, N/min, N/hour, N/day or off, not {s:?}");
         let (count, unit) = s.split_once('/').ok_or_else(bad)?;
         let count: u32 = count
             .trim()
@@ -324,6 +333,7 @@ impl FromStr for Rate {
             "s" | "sec" | "second" => 1,
             "m" | "min" | "minute" => 60,
             "h" | "hour" => 3600,
+            "d" | "day" => 86_400,
             _ => return Err(bad()),
         };
         Ok(Rate(Some((count, Duration::from_secs(seconds)))))
@@ -485,8 +495,10 @@ mod tests {
         assert_eq!(rate.quota(), Some((100, Duration::from_millis(600))));
         let rate: Rate = "20/hour".parse().expect("valid");
         assert_eq!(rate.quota(), Some((20, Duration::from_secs(180))));
+        let rate: Rate = "20/day".parse().expect("valid");
+        assert_eq!(rate.quota(), Some((20, Duration::from_secs(4320))));
         assert_eq!("off".parse::<Rate>().expect("valid").quota(), None);
-        for bad in ["0/min", "100", "100/day", "x/s", "-1/s"] {
+        for bad in ["0/min", "100", "100/week", "x/s", "-1/s"] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
         }
     }

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::Router;
@@ -33,6 +34,8 @@ pub struct Limits {
     ping_source: Option<Limiter<Source>>,
     ping_check: Option<Limiter<PingTarget>>,
     login: Option<Limiter<Source>>,
+    /// Invitations by user id: each one may mail a stranger.
+    invite: Option<Arc<governor::DefaultKeyedRateLimiter<i64>>>,
 }
 
 impl fmt::Debug for Limits {
@@ -42,6 +45,7 @@ impl fmt::Debug for Limits {
             .field("ping_source", &self.ping_source.is_some())
             .field("ping_check", &self.ping_check.is_some())
             .field("login", &self.login.is_some())
+            .field("invite", &self.invite.is_some())
             .finish()
     }
 }
@@ -65,6 +69,13 @@ impl Limits {
             login: limiter(Source(Arc::clone(config)), on(config.rate_limit_login))
                 .methods(vec![Method::POST])
                 .finish(),
+            invite: on(config.rate_limit_invite)
+                .quota()
+                .and_then(|(burst, interval)| {
+                    let quota = governor::Quota::with_period(interval)?
+                        .allow_burst(NonZeroU32::new(burst)?);
+                    Some(Arc::new(governor::RateLimiter::keyed(quota)))
+                }),
         }
     }
 
@@ -82,10 +93,11 @@ impl Limits {
         if let Some(l) = &self.login {
             l.limiter().retain_recent();
         }
+        if let Some(l) = &self.invite {
+            l.retain_recent();
+        }
     }
 
-    /// Limits Management API requests per API key: the `X-Api-Key` header, else the
-    /// `api_key` of a POST's JSON body, else (no key given) the source address.
     /// Takes one ping to `check` (a UUID, or `<ping key>/<slug>`) from the per-check limit,
     /// the bucket HTTP pings to the same check draw from; false when it is used up. For
     /// pings that do not come through the router (email).
@@ -100,6 +112,20 @@ impl Limits {
         allowed
     }
 
+    /// Takes one team invitation from `user`'s allowance; false when it is used up.
+    pub fn take_invitation(&self, user: i64) -> bool {
+        let allowed = self
+            .invite
+            .as_ref()
+            .is_none_or(|limiter| limiter.check_key(&user).is_ok());
+        if !allowed {
+            metrics::counter!("overdue_rate_limited_total", "limit" => "invite").increment(1);
+        }
+        allowed
+    }
+
+    /// Limits Management API requests per API key: the `X-Api-Key` header, else the
+    /// `api_key` of a POST's JSON body, else (no key given) the source address.
     pub fn api<S: Clone + Send + Sync + 'static>(&self, routes: Router<S>) -> Router<S> {
         let Some(config) = &self.api else {
             return routes;

@@ -922,3 +922,31 @@ app_test!(
         assert_eq!(role_of(app, &settings, CAROL).await, Some(Role::Member));
     }
 );
+
+app_test!(
+    a_manager_may_send_only_so_many_invitations,
+    flags = ["--rate-limits", "on", "--rate-limit-invite", "2/day"],
+    |app| {
+        let mut owner = Browser::default();
+        let settings = project(app, &mut owner, "Limited").await;
+        for address in ["a@example.org", "b@example.org"] {
+            let response = invite(app, &mut owner, &settings, address, "member").await;
+            assert_eq!(response.status, StatusCode::OK, "{address}");
+        }
+        let response = invite(app, &mut owner, &settings, CAROL, "member").await;
+        assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            response.text().contains(
+                "id=\"member-error\">You have sent as many invitations as you may for now."
+            ),
+            "{}",
+            response.text()
+        );
+        let pending: Vec<String> = invitations(app, &settings)
+            .await
+            .into_iter()
+            .map(|i| i.email)
+            .collect();
+        assert_eq!(pending, ["a@example.org", "b@example.org"]);
+    }
+);

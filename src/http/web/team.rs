@@ -231,12 +231,23 @@ async fn invite(
         project_name: &project.name,
         role,
     };
-    if let Some(user) = state.store.user_by_email(&email).await? {
-        let was_member = state
+    let user = state.store.user_by_email(&email).await?;
+    let was_member = match &user {
+        Some(user) => state
             .store
             .project_of_member(project.code, user.id)
             .await?
-            .is_some();
+            .is_some(),
+        None => false,
+    };
+    // Every invitation or "you were added" mail goes to an address the manager typed, so
+    // each manager may send only so many (OVERDUE_RATE_LIMIT_INVITE); role changes are free.
+    if !was_member && !state.limits.take_invitation(session.user.id) {
+        form.email_error =
+            Some("You have sent as many invitations as you may for now. Try again later.");
+        return Ok((StatusCode::TOO_MANY_REQUESTS, form));
+    }
+    if let Some(user) = user {
         if !state
             .store
             .set_member(project.id, user.id, role, now)
