@@ -639,7 +639,7 @@ app_test!(
                     ],
                 )
                 .await;
-            assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+            assert_redirect(&response, &format!("{integrations}?done=webhook-added"));
         }
         let response = add(
             app,

@@ -441,8 +441,15 @@ app_test!(
                 ],
             )
             .await;
+        // Each change redirects, so reloading the page repeats nothing.
+        let response = browser.follow(app, &response).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.text());
         assert!(response.text().contains("http://127.0.0.1:9/down"));
+        assert!(
+            response
+                .text()
+                .contains("Added, for every check of the project.")
+        );
         let response = browser
             .submit(
                 app,
@@ -455,6 +462,7 @@ app_test!(
                 ],
             )
             .await;
+        let response = browser.follow(app, &response).await;
         assert!(response.text().contains("Not verified yet"));
         let channels = app
             .store
@@ -475,6 +483,7 @@ app_test!(
                 &[("action", "test"), ("channel", &hook.code.to_string())],
             )
             .await;
+        let response = browser.follow(app, &response).await;
         assert!(
             response
                 .text()
@@ -492,6 +501,7 @@ app_test!(
                 &[("action", "remove"), ("channel", &hook.code.to_string())],
             )
             .await;
+        let response = browser.follow(app, &response).await;
         assert!(response.text().contains("Removed."));
         assert_eq!(
             app.store

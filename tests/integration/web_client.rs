@@ -105,6 +105,18 @@ impl Browser {
         .await
     }
 
+    /// Follows a redirect, as a browser does after a form, and gives the page it leads to.
+    pub async fn follow(&mut self, app: &TestApp, response: &TestResponse) -> TestResponse {
+        assert!(
+            response.status.is_redirection(),
+            "{} {}",
+            response.status,
+            response.text()
+        );
+        let to = response.header("location").expect("location").to_owned();
+        self.get(app, &to).await
+    }
+
     pub fn has_session(&self) -> bool {
         self.cookies.contains_key("overdue_session")
     }

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, json};
 
@@ -156,14 +156,38 @@ async fn page(
     })
 }
 
+/// What a change that worked says, on the page it redirects to (`?done=…`): reloading that
+/// page repeats nothing.
+const DONE: [(&str, &str); 4] = [
+    (
+        "email-added",
+        "Added. A verification link is on its way to that address.",
+    ),
+    ("webhook-added", "Added, for every check of the project."),
+    ("test-sent", "A test notification is on its way."),
+    ("removed", "Removed."),
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ShowQuery {
+    done: String,
+}
+
 /// `GET /projects/<uuid>/integrations/`.
 pub async fn show(
     State(state): State<AppState>,
     User(session): User,
     Path(code): Path<String>,
+    Query(query): Query<ShowQuery>,
 ) -> Result<Response, AppError> {
     let (project, role) = membership(&state, &session, &code).await?;
-    Ok(page(&state, session, &project, role).await?.into_response())
+    let mut page = page(&state, session, &project, role).await?;
+    page.notice = DONE
+        .iter()
+        .find(|(key, _)| *key == query.done)
+        .map(|(_, text)| *text);
+    Ok(page.into_response())
 }
 
 /// Puts a settings error (`webhook: url_down: Enter a valid URL.`) by its field.
@@ -195,8 +219,7 @@ pub async fn change(
         return Ok(session::forbidden());
     }
     let mut errors = ChannelErrors::default();
-    let mut notice = None;
-    let status = match form.action.as_str() {
+    let done = match form.action.as_str() {
         "add-email" | "add-webhook" => {
             let (kind, settings) = if form.action == "add-email" {
                 let address = form.address.trim();
@@ -217,16 +240,15 @@ pub async fn change(
                 Ok(value) => {
                     let name = form.name.trim().chars().take(100).collect();
                     add_channel(&state, project.id, kind.to_owned(), name, value).await?;
-                    notice = Some(if kind == "email" {
-                        "Added. A verification link is on its way to that address."
+                    Some(if kind == "email" {
+                        "email-added"
                     } else {
-                        "Added, for every check of the project."
-                    });
-                    StatusCode::OK
+                        "webhook-added"
+                    })
                 }
                 Err(AppError::BadRequest(message)) => {
                     place_error(&message, &mut errors);
-                    StatusCode::BAD_REQUEST
+                    None
                 }
                 Err(other) => return Err(other),
             }
@@ -235,20 +257,21 @@ pub async fn change(
             let channel = channel_of_project(&state, &project, &form.channel).await?;
             if form.action == "test" {
                 queue_test(&state, &channel).await?;
-                notice = Some("A test notification is on its way.");
+                Some("test-sent")
             } else {
                 state.store.delete_channel(channel.id).await?;
-                notice = Some("Removed.");
+                Some("removed")
             }
-            StatusCode::OK
         }
         _ => return Err(AppError::BadRequest("unknown action".to_owned())),
     };
-    let mut page = page(&state, session, &project, role).await?;
-    page.notice = notice;
-    if status != StatusCode::OK {
-        page.form = form;
-        page.errors = errors;
+    if let Some(done) = done {
+        let to = format!("/projects/{}/integrations/?done={done}", project.code);
+        return Ok(Redirect::to(&to).into_response());
     }
-    Ok((status, page).into_response())
+    // Bad input: the form again, as typed, with each message by its field.
+    let mut page = page(&state, session, &project, role).await?;
+    page.form = form;
+    page.errors = errors;
+    Ok((StatusCode::BAD_REQUEST, page).into_response())
 }
