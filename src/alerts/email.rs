@@ -10,6 +10,7 @@ mod test_support;
 
 pub use mailer::Mailer;
 pub(crate) use mailer::SEND_DEADLINE;
+pub(crate) use message::html_document;
 pub use message::{alert_message, escape_html, verification_message};
 pub use ping_mail::{PingMail, is_email};
 

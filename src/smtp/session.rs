@@ -57,14 +57,19 @@ struct Rules {
     envelope: Arc<Mutex<Option<Envelope>>>,
 }
 
+impl Rules {
+    /// Takes a ping from the recipient's check limit; true when none was left.
+    fn over_limit(&self, to: &str) -> bool {
+        recipient::limit_key(to).is_some_and(|key| !self.limits.take_ping_to(&key))
+    }
+}
+
 impl mailin::Handler for Rules {
     fn rcpt(&mut self, to: &str) -> Response {
         match recipient::accept(to, &self.domain) {
             // Over its check's limit, a recipient is deferred: the sender's mail server
             // tries again later, so the ping arrives late rather than never.
-            Ok(())
-                if !recipient::limit_key(to).is_none_or(|key| self.limits.take_ping_to(&key)) =>
-            {
+            Ok(()) if self.over_limit(to) => {
                 tracing::debug!(recipient = to, "recipient over its check's ping limit");
                 crate::metrics::email_recipient_refused("rate_limited");
                 Response::custom(

@@ -286,8 +286,10 @@ impl Page<'_> {
         let inner = self
             .js("return [window.innerWidth, window.innerHeight]")
             .await;
-        let dx = width - u32::try_from(inner[0].as_u64().expect("width")).expect("u32");
-        let dy = height - u32::try_from(inner[1].as_u64().expect("height")).expect("u32");
+        let dx =
+            width.saturating_sub(u32::try_from(inner[0].as_u64().expect("width")).expect("u32"));
+        let dy =
+            height.saturating_sub(u32::try_from(inner[1].as_u64().expect("height")).expect("u32"));
         if dx > 0 || dy > 0 {
             self.client
                 .set_window_size(width + dx, height + dy)

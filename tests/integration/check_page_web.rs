@@ -8,24 +8,12 @@ use overdue::store::{ChannelRecord, CheckRecord, Role};
 use serde_json::json;
 
 use crate::support::{TestApp, TestResponse, app_test, at};
-use crate::web_client::{Browser, PASSWORD};
+use crate::web_client::{Browser, PASSWORD, member_of};
 
 /// Signs `email` up and makes them a member of the test project (the one with API keys)
 /// with `role`; their browser.
 async fn member(app: &TestApp, email: &str, role: Role) -> Browser {
-    let mut browser = Browser::default();
-    browser.sign_up(app, email, PASSWORD).await;
-    let user = app
-        .store
-        .user_by_email(email)
-        .await
-        .expect("read")
-        .expect("user");
-    app.store
-        .set_member(app.project.id, user.id, role, 0)
-        .await
-        .expect("member");
-    browser
+    member_of(app, app.project.id, email, role).await
 }
 
 /// A writer's browser and a daily check with an hour's grace.

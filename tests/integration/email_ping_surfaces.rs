@@ -13,7 +13,7 @@ use overdue::store::{CheckRecord, PingInput, PingTarget, Role};
 use serde_json::json;
 
 use crate::support::{Aiosmtpd, START, TestApp, app_test, at, mail_header};
-use crate::web_client::{Browser, PASSWORD};
+use crate::web_client::{Browser, member_of};
 
 /// A message as a cron daemon mails it: an encoded subject and an 8-bit body.
 const MAILED: &str = "From: Cron Daemon <cron@example.org>\r\n\
@@ -46,23 +46,6 @@ async fn mail_ping(app: &TestApp, check: &CheckRecord, raw: &[u8]) {
         .record_pings(&[input], app.now())
         .await
         .expect("record the email ping");
-}
-
-/// Signs `email` up as a member of the project with `role`; their browser.
-async fn member_of(app: &TestApp, project_id: i64, email: &str, role: Role) -> Browser {
-    let mut browser = Browser::default();
-    browser.sign_up(app, email, PASSWORD).await;
-    let user = app
-        .store
-        .user_by_email(email)
-        .await
-        .expect("read")
-        .expect("user");
-    app.store
-        .set_member(project_id, user.id, role, 0)
-        .await
-        .expect("member");
-    browser
 }
 
 /// The check page's HTML.

@@ -9,22 +9,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::{Receiver, TestApp, TestResponse, app_test};
-use crate::web_client::{Browser, PASSWORD};
+use crate::web_client::{Browser, PASSWORD, member_of};
 
 /// Signs `email` up and makes them a member of the test project with `role`; the project's
 /// integrations path.
 async fn member(app: &TestApp, browser: &mut Browser, email: &str, role: Role) -> String {
-    browser.sign_up(app, email, PASSWORD).await;
-    let user = app
-        .store
-        .user_by_email(email)
-        .await
-        .expect("read")
-        .expect("user");
-    app.store
-        .set_member(app.project.id, user.id, role, 0)
-        .await
-        .expect("member");
+    *browser = member_of(app, app.project.id, email, role).await;
     format!("/projects/{}/integrations/", app.project.code)
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::body::Body;
 use axum::http::{Request, header};
+use overdue::store::Role;
 
 use crate::support::{TestApp, TestResponse};
 
@@ -120,6 +121,23 @@ impl Browser {
     pub fn has_session(&self) -> bool {
         self.cookies.contains_key("overdue_session")
     }
+}
+
+/// Signs `email` up and makes them a member of the project with `role`; their browser.
+pub async fn member_of(app: &TestApp, project_id: i64, email: &str, role: Role) -> Browser {
+    let mut browser = Browser::default();
+    browser.sign_up(app, email, PASSWORD).await;
+    let user = app
+        .store
+        .user_by_email(email)
+        .await
+        .expect("read")
+        .expect("user");
+    app.store
+        .set_member(project_id, user.id, role, 0)
+        .await
+        .expect("member");
+    browser
 }
 
 /// The value of the page's hidden `csrf` field.

@@ -477,7 +477,7 @@ fn plural(count: i64, unit: &str) -> String {
 }
 
 /// Wraps body markup in a minimal document; mail clients ignore most of the rest.
-fn html_document(body: &str) -> String {
+pub(crate) fn html_document(body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n</head>\n\
          <body style=\"font-family: sans-serif; font-size: 14px; line-height: 1.4;\">\n\

@@ -415,8 +415,7 @@ pub async fn add(
             Err(message) => place_error(&message, min, &mut errors),
         }
     }
-    let existing = state.store.checks_in_project(project.id).await?;
-    if spec.is_some() && i64::try_from(existing.len()).unwrap_or(i64::MAX) >= project.check_limit {
+    if spec.is_some() && state.store.count_checks(project.id).await? >= project.check_limit {
         errors.name = Some("This project has as many checks as it may have.".to_owned());
     }
     let Some(spec) = spec.filter(|_| !errors.any()) else {

@@ -9,7 +9,7 @@ use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::alerts::Outcome;
-use crate::alerts::email::Mailer;
+use crate::alerts::email::{Mailer, html_document};
 use crate::domain::escape_html;
 use crate::http::AppState;
 use crate::store::Role;
@@ -162,15 +162,6 @@ fn compose(
         .subject(subject)
         .multipart(MultiPart::alternative_plain_html(text, html_document(html)))
         .map_err(|e| format!("Could not build the message: {e}"))
-}
-
-/// Wraps body markup in a minimal document, styled as alert email is.
-fn html_document(body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n</head>\n\
-         <body style=\"font-family: sans-serif; font-size: 14px; line-height: 1.4;\">\n\
-         {body}</body>\n</html>\n"
-    )
 }
 
 #[cfg(test)]
